@@ -1,0 +1,47 @@
+"""`avsb-robust`: a thin click front end; every command parses options and calls one API function."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ._version import __version__
+from .errors import AVSBRobustError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="avsb-robust")
+def cli() -> None:
+    """AVSBench-Robust: build negative-audio conditions, score AVS masks, keep a leaderboard."""
+
+
+def _register() -> None:
+    # One module per command group under avsbench_robust/commands/; add new ones here.
+    from .commands import data as data_cmds
+
+    for command in (*data_cmds.COMMANDS,):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: "list[str] | None" = None) -> None:
+    """Entry point: user-fixable errors become one line on stderr and a non-zero exit."""
+    try:
+        cli.main(args=argv, prog_name="avsb-robust", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AVSBRobustError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

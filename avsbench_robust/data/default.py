@@ -1,0 +1,51 @@
+"""The embedded default dataset: a synthetic AVSBench tree generated once into a cache folder."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from . import synthetic
+
+DEFAULT_SEED = 0
+CACHE_NAME = f"synthetic-v1-seed{DEFAULT_SEED}-videos{synthetic.DEFAULT_VIDEOS}"
+
+
+def home() -> Path:
+    """`$AVSB_ROBUST_HOME`, else the user's cache folder (`$XDG_CACHE_HOME` or ~/.cache)."""
+    env = os.environ.get("AVSB_ROBUST_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "avsbench-robust"
+
+
+def synthetic_root() -> Path:
+    """Path of the embedded synthetic dataset, generating it on first use (atomically: temp dir + rename)."""
+    target = home() / CACHE_NAME
+    if (target / synthetic.MARKER).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{CACHE_NAME}.", dir=target.parent))
+    try:
+        synthetic.generate(tmp, "all", synthetic.DEFAULT_VIDEOS, DEFAULT_SEED)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / synthetic.MARKER).is_file():  # a concurrent run finished first otherwise
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_root(root: "str | Path | None", announce: bool = True) -> Path:
+    """`root` itself, or the embedded synthetic dataset (saying so on stderr) when none is given."""
+    if root is not None:
+        return Path(root).expanduser().resolve()
+    path = synthetic_root()
+    if announce:
+        click.echo(f"note: no --root given; using the embedded synthetic AVSBench dataset at {path}", err=True)
+    return path

@@ -1,0 +1,35 @@
+"""Errors the CLI turns into one clear line and a non-zero exit (never `sys.exit` in library code)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AVSBRobustError(Exception):
+    """Base class: anything the user can fix by changing input or options."""
+
+    exit_code = 1
+
+
+class DatasetLayoutError(AVSBRobustError):
+    """The AVSBench root (or a file in it) is not shaped as SPEC §1 says."""
+
+
+class InputFileError(AVSBRobustError):
+    """A specific file is missing, unreadable or has the wrong content."""
+
+    def __init__(self, path: "str | Path", problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class ValidationError(AVSBRobustError):
+    """A set of problems found before computing anything (predictions, submissions, manifests)."""
+
+    exit_code = 2
+
+    def __init__(self, what: str, problems: list[str], shown: int = 20) -> None:
+        self.problems = list(problems)
+        head = "; ".join(self.problems[:shown])
+        more = f" (+{len(self.problems) - shown} more)" if len(self.problems) > shown else ""
+        super().__init__(f"{what}: {len(self.problems)} problem(s): {head}{more}")

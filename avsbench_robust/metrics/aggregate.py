@@ -1,0 +1,160 @@
+"""Additive per-video sums and the two aggregation protocols (SPEC §3), as pure functions.
+
+State is kept per video (rows in metadata order) because the official protocol batches videos;
+every other number is a sum over rows, so merging shards is concatenation plus addition.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .binary import NUM_THRESHOLDS, BinaryFrameStats
+from .semantic import NUM_CLASSES, SemanticFrameStats
+
+#: Columns of a binary per-video table: name -> trailing shape.
+BINARY_COLUMNS: dict[str, tuple[int, ...]] = {
+    "frames": (), "nonempty": (), "iou_sum": (), "fpr_sum": (), "f_sum": (NUM_THRESHOLDS,),
+}
+#: Columns of a semantic per-video table.
+SEMANTIC_COLUMNS: dict[str, tuple[int, ...]] = {
+    "frames": (), "fpr_sum": (), "iou_sum": (NUM_CLASSES,), "f_sum": (NUM_CLASSES,), "count": (NUM_CLASSES,),
+}
+
+
+def empty_table(columns: dict[str, tuple[int, ...]], rows: int = 0) -> dict[str, np.ndarray]:
+    """A table of `rows` zero rows (float64 throughout: counts stay exact far beyond any dataset)."""
+    return {name: np.zeros((rows, *shape), dtype=np.float64) for name, shape in columns.items()}
+
+
+def binary_row(stats: BinaryFrameStats, keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Sum one video's frames into a single table row (`keep` masks frames out)."""
+    sel = slice(None) if keep is None else keep
+    ne = stats.nonempty[sel]
+    return {
+        "frames": np.float64(stats.iou[sel].size),
+        "nonempty": np.float64(ne.sum()),
+        "iou_sum": stats.iou[sel].sum(),
+        "fpr_sum": stats.fpr[sel].sum(),
+        "f_sum": stats.f_curve[sel][ne].sum(axis=0),
+    }
+
+
+def semantic_row(stats: SemanticFrameStats, keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Sum one video's frames into a single semantic table row (`keep` masks frames out)."""
+    sel = slice(None) if keep is None else keep
+    return {
+        "frames": np.float64(stats.fpr[sel].size),
+        "fpr_sum": stats.fpr[sel].sum(),
+        "iou_sum": stats.iou[sel].sum(axis=0),
+        "f_sum": stats.f[sel].sum(axis=0),
+        "count": stats.present[sel].sum(axis=0).astype(np.float64),
+    }
+
+
+def concat_tables(tables: Sequence[dict[str, np.ndarray]], columns: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    if not tables:
+        return empty_table(columns)
+    return {name: np.concatenate([t[name] for t in tables], axis=0) for name in columns}
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """mIoU, F and FPR of a set of frames (fractions), with the frame count behind them."""
+
+    miou: float
+    f_score: float
+    fpr: float
+    frames: int
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _batch_starts(rows: int, batch_size: int | None) -> np.ndarray:
+    step = rows if batch_size is None else batch_size
+    return np.arange(0, rows, max(step, 1))
+
+
+def binary_batches(table: dict[str, np.ndarray], batch_size: int | None) -> dict[str, np.ndarray]:
+    """Per-batch mIoU, max-F and FPR for consecutive batches of `batch_size` videos (None = one batch).
+
+    A batch without a non-empty GT frame gets F = 0, as the official `Eval_Fmeasure` returns
+    its zero-initialised score there.
+    """
+    rows = table["frames"].shape[0]
+    if rows == 0:
+        return {k: np.zeros(0) for k in ("miou", "f_score", "fpr", "frames")}
+    starts = _batch_starts(rows, batch_size)
+    frames = np.add.reduceat(table["frames"], starts)
+    nonempty = np.add.reduceat(table["nonempty"], starts)
+    f_sum = np.add.reduceat(table["f_sum"], starts, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_curve = f_sum / nonempty[:, None]
+    f_best = np.where(nonempty > 0, np.nan_to_num(mean_curve).max(axis=1), 0.0)
+    safe = np.maximum(frames, 1)
+    return {
+        "miou": np.add.reduceat(table["iou_sum"], starts) / safe,
+        "f_score": f_best,
+        "fpr": np.add.reduceat(table["fpr_sum"], starts) / safe,
+        "frames": frames,
+    }
+
+
+def aggregate_binary(tables: Sequence[dict[str, np.ndarray]], batch_size: int | None = None) -> Aggregate:
+    """Aggregate one or several (pooled) binary tables.
+
+    canonical (batch_size None): all frames of all tables form one set — per-frame means and the
+    max of the mean F curve. official: each table (one condition's run) is cut into batches of
+    `batch_size` videos in row order; the result is the mean over all batches of all tables.
+    """
+    if batch_size is None:
+        merged = concat_tables(tables, BINARY_COLUMNS)
+        per = binary_batches(merged, None)
+    else:
+        parts = [binary_batches(t, batch_size) for t in tables]
+        per = {k: np.concatenate([p[k] for p in parts]) for k in ("miou", "f_score", "fpr", "frames")}
+    frames = int(per["frames"].sum())
+    if per["miou"].size == 0:
+        return Aggregate(0.0, 0.0, 0.0, 0)
+    return Aggregate(float(per["miou"].mean()), float(per["f_score"].mean()), float(per["fpr"].mean()), frames)
+
+
+@dataclass(frozen=True)
+class SemanticAggregate:
+    """AVSS sums turned into the official per-class and mean numbers."""
+
+    per_class_iou: np.ndarray
+    per_class_f: np.ndarray
+    class_count: np.ndarray
+    overall: Aggregate
+
+
+def aggregate_semantic(tables: Sequence[dict[str, np.ndarray]]) -> SemanticAggregate:
+    """Pool AVSS tables: per class sum/count (NaN -> 0), mean over the 71 classes.
+
+    extra holds `miou_nobg_official` / `f_score_nobg_official` (the official script drops the
+    LAST class, not background) and `miou_nobg` / `f_score_nobg` (mean over classes 1..70).
+    """
+    merged = concat_tables(tables, SEMANTIC_COLUMNS)
+    iou_sum = merged["iou_sum"].sum(axis=0)
+    f_sum = merged["f_sum"].sum(axis=0)
+    count = merged["count"].sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou_c = np.nan_to_num(iou_sum / count, nan=0.0, posinf=0.0)
+        f_c = np.nan_to_num(f_sum / count, nan=0.0, posinf=0.0)
+    frames = float(merged["frames"].sum())
+    fpr = float(merged["fpr_sum"].sum() / frames) if frames else 0.0
+    extra = {
+        "miou_nobg_official": float(iou_c[:-1].mean()),
+        "f_score_nobg_official": float(f_c[:-1].mean()),
+        "miou_nobg": float(iou_c[1:].mean()),
+        "f_score_nobg": float(f_c[1:].mean()),
+    }
+    overall = Aggregate(float(iou_c.mean()), float(f_c.mean()), fpr, int(frames), extra)
+    return SemanticAggregate(iou_c, f_c, count, overall)
+
+
+def g_metric(positive: float, negative: float) -> float:
+    """Harmonic mean of the positive score and (1 - negative score): 2*P*(1-N)/(P+1-N), 0 when both vanish."""
+    den = positive + 1.0 - negative
+    return 0.0 if den <= 0 else 2.0 * positive * (1.0 - negative) / den

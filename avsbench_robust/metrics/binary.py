@@ -1,0 +1,154 @@
+"""Per-frame binary metrics (S4, MS3) exactly as SPEC §3 defines them, vectorised in numpy.
+
+Every function is pure: arrays in, arrays out. The F curve is built from a histogram of
+"how many thresholds does this pixel pass" per frame, so the 255 thresholds cost one
+bincount instead of 255 passes over the image (the official loop).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Number of F-curve thresholds of the official `Eval_Fmeasure` (pr_num).
+NUM_THRESHOLDS = 255
+#: F-measure weight beta^2 of the official code.
+BETA2 = 0.3
+#: Division guard of the official `_eval_pr` (added to both denominators).
+PR_EPS = 1e-20
+#: Description stored in every results document.
+THRESHOLDS_DESCRIPTION = "255 float32 thresholds torch.linspace(0, 1-1e-10, 255) (last = 1.0); foreground p >= t"
+
+
+def f_thresholds() -> np.ndarray:
+    """The official 255 thresholds, bit-identical to CPU `torch.linspace(0, 1-1e-10, 255)` (float32).
+
+    Torch computes `start + step*i` for the first half and `end - step*(n-1-i)` for the second,
+    each as one fused multiply-add in float32; float64 arithmetic is exact for these operands,
+    so a single rounding to float32 reproduces it.
+    """
+    n = NUM_THRESHOLDS
+    end = np.float32(1 - 1e-10)  # rounds to exactly 1.0 in float32
+    step = np.float64(np.float32(end / np.float32(n - 1)))
+    i = np.arange(n, dtype=np.float64)
+    half = n // 2
+    values = np.where(i < half, step * i, np.float64(end) - step * (n - 1 - i))
+    return values.astype(np.float32)
+
+
+THRESHOLDS: np.ndarray = f_thresholds()
+THRESHOLDS.setflags(write=False)
+_THR_EXT = np.append(THRESHOLDS, np.float32(np.inf))  # sentinel so index g+1 is always valid
+
+
+def to_probability(pred: np.ndarray, logits: bool = False) -> np.ndarray:
+    """Map a prediction to float32 probabilities the way the official torch code sees them.
+
+    uint8 -> v/255 (float32 division); bool -> {0, 1}; float + `logits` -> float32 sigmoid;
+    other floats are taken as probabilities already.
+    """
+    pred = np.asarray(pred)
+    if pred.dtype == np.bool_:
+        return pred.astype(np.float32)
+    if pred.dtype == np.uint8:
+        return pred.astype(np.float32) / np.float32(255.0)
+    if logits:
+        x = pred.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):
+            return np.float32(1.0) / (np.float32(1.0) + np.exp(-x))
+    return pred.astype(np.float32, copy=False)
+
+
+def threshold_counts(prob: np.ndarray) -> np.ndarray:
+    """Per pixel, how many thresholds t satisfy p >= t (0..255), as uint8-sized int.
+
+    Equal to `searchsorted(THRESHOLDS, p, side="right")` for p in [0, 1], but computed from
+    the near-uniform spacing plus one exact float32 correction each way (a few passes,
+    not a binary search).
+    """
+    p = np.asarray(prob, dtype=np.float32)
+    guess = np.clip(p * np.float32(NUM_THRESHOLDS - 1), 0, NUM_THRESHOLDS - 1).astype(np.intp)
+    count = guess + 1
+    count += p >= _THR_EXT[guess + 1]
+    count -= p < THRESHOLDS[guess]
+    return count
+
+
+_U8_COUNTS = threshold_counts(np.arange(256, dtype=np.float32) / np.float32(255.0))
+
+
+@dataclass(frozen=True)
+class BinaryFrameStats:
+    """Per-frame quantities from which every binary metric and protocol follows.
+
+    iou, fpr: [T] float64; gt_area: [T] int64 (0 = empty GT, skipped for F);
+    f_curve: [T, 255] float64 F at every threshold (rows of empty-GT frames are 0).
+    """
+
+    iou: np.ndarray
+    fpr: np.ndarray
+    gt_area: np.ndarray
+    f_curve: np.ndarray
+
+    @property
+    def nonempty(self) -> np.ndarray:
+        return self.gt_area > 0
+
+
+def f_curve_from_counts(tp: np.ndarray, pp: np.ndarray, gt_area: np.ndarray) -> np.ndarray:
+    """F (beta^2 = 0.3) per threshold from true-positive and predicted-positive counts, NaN -> 0."""
+    tp = tp.astype(np.float64)
+    prec = tp / (pp.astype(np.float64) + PR_EPS)
+    rec = tp / (gt_area.astype(np.float64)[..., None] + PR_EPS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = (1 + BETA2) * prec * rec / (BETA2 * prec + rec)
+    f[~np.isfinite(f)] = 0.0
+    f[gt_area == 0] = 0.0
+    return f
+
+
+def _reverse_cumsum_tail(hist: np.ndarray) -> np.ndarray:
+    """From a [T, 256] histogram of threshold counts, pixels with count > i for i in 0..254."""
+    tail = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
+    return tail[:, 1:]
+
+
+def binary_frame_stats(pred: np.ndarray, gt: np.ndarray, logits: bool = False) -> BinaryFrameStats:
+    """All per-frame binary metrics of `pred` ([T,H,W] or [H,W]) against `gt` (non-zero = object)."""
+    pred = np.asarray(pred)
+    gt = np.asarray(gt)
+    if pred.ndim == 2:
+        pred, gt = pred[None], gt[None]
+    if pred.shape != gt.shape or pred.ndim != 3:
+        raise ValueError(f"prediction shape {pred.shape} does not match ground truth shape {gt.shape}")
+    t, h, w = pred.shape
+    pixels = h * w
+    obj = gt != 0
+    if pred.dtype == np.uint8:
+        # 256 possible values: histogram the raw bytes, then map through a lookup table
+        counts = _U8_COUNTS[pred]
+        fg = pred > 127  # v/255 > 0.5  <=>  v >= 128 (float32 exact)
+    else:
+        prob = to_probability(pred, logits=logits)
+        counts = threshold_counts(prob)
+        fg = prob > np.float32(0.5)
+    offsets = (np.arange(t, dtype=np.intp) * (NUM_THRESHOLDS + 1))[:, None, None]
+    flat = (counts + offsets).reshape(-1)
+    size = t * (NUM_THRESHOLDS + 1)
+    pp_hist = np.bincount(flat, minlength=size).reshape(t, -1)
+    tp_hist = np.bincount(flat[obj.reshape(-1)], minlength=size).reshape(t, -1)
+    pp = _reverse_cumsum_tail(pp_hist)
+    tp = _reverse_cumsum_tail(tp_hist)
+
+    gt_area = obj.sum(axis=(1, 2), dtype=np.int64)
+    pred_area = fg.sum(axis=(1, 2), dtype=np.int64)
+    inter = (fg & obj).sum(axis=(1, 2), dtype=np.int64)
+    union = pred_area + gt_area - inter
+    empty = gt_area == 0
+    # official mask_iou: empty GT scores the true-negative fraction (inter_no_obj / num_pixels)
+    true_neg = pixels - union
+    num = np.where(empty, true_neg, inter).astype(np.float64)
+    den = np.where(empty, pixels, union).astype(np.float64)
+    iou = num / (den + 1e-7)
+    fpr = pred_area / float(pixels)
+    return BinaryFrameStats(iou=iou, fpr=fpr, gt_area=gt_area, f_curve=f_curve_from_counts(tp, pp, gt_area))

@@ -1,0 +1,56 @@
+"""Classifier-guided similarity learning (CGSL, paper §"Classifier-Guided Feature Alignment").
+
+Per frame: project the 128-d audio embedding to the stage-4 channel count C4 of whatever backbone is
+used (512 for PVT-v2-b5, 2048 for ResNet-50 — the authors' version hard-codes 512), global-average
+pool the stage-4 visual map, take the cosine similarity s, and train sigmoid(s) with BCE against 1
+(positive pair) / 0 (negative pair). Note sigmoid(cos) lies in [0.27, 0.73], so L_BCE never reaches
+0; that is the paper's formulation and we keep it.
+
+Extra state-dict keys (not in any official checkpoint): `cgsl.audio_proj.weight` [C4,128] and
+`cgsl.audio_proj.bias` [C4], registered after all official keys.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class CGSL(nn.Module):
+    def __init__(self, visual_channels: int, audio_dim: int = 128) -> None:
+        super().__init__()
+        self.audio_proj = nn.Linear(audio_dim, visual_channels)
+
+    def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
+        """audio [N, audio_dim], visual stage-4 map [N, C4, h, w] -> cosine similarity [N] in [-1, 1]."""
+        a = self.audio_proj(audio)
+        v = visual.mean(dim=(-2, -1))
+        return F.cosine_similarity(a.float(), v.float(), dim=-1, eps=1e-8)
+
+
+def cgsl_loss(similarity: torch.Tensor, positive: torch.Tensor, weight: "torch.Tensor | None" = None) -> torch.Tensor:
+    """Eq. 8: mean BCE of sigmoid(similarity) against 1 (positive pair) / 0 (negative pair).
+
+    `weight` (optional, [N]) drops frames from the mean, e.g. AVSS zero-padded frames.
+    """
+    target = positive.to(similarity.dtype)
+    losses = F.binary_cross_entropy_with_logits(similarity, target, reduction="none")
+    if weight is None:
+        return losses.mean()
+    weight = weight.to(losses.dtype)
+    return (losses * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def gate_open(similarity: torch.Tensor, tau: float) -> torch.Tensor:
+    """Inference gate (our variant, beyond the paper): True where sigmoid(similarity) >= tau."""
+    return torch.sigmoid(similarity) >= tau
+
+
+def apply_gate(probs: torch.Tensor, similarity: torch.Tensor, tau: float) -> torch.Tensor:
+    """Empty the mask of frames whose pair is judged unrelated. probs [N, ...], similarity [N].
+
+    For class maps (AVSS) pass the per-class probabilities and re-argmax: an emptied frame becomes
+    background because the background channel is set to 1 and the rest to 0.
+    """
+    keep = gate_open(similarity, tau).to(probs.dtype).view(-1, *([1] * (probs.ndim - 1)))
+    return probs * keep

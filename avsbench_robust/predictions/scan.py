@@ -1,0 +1,59 @@
+"""List a prediction folder without trusting it: symlinks must stay inside, only regular files count."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Listing:
+    """Regular files under a folder as POSIX relpaths, plus what was refused and why."""
+
+    files: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def scan_tree(folder: Path, root: Path) -> Listing:
+    """Walk `folder` (which lies in `root`, already resolved), following symlinks only within `root`.
+
+    Hidden entries (name starting with '.') are skipped: editors and file browsers leave them.
+    """
+    out = Listing()
+    seen_dirs: set[Path] = set()
+    stack: list[tuple[Path, str]] = [(folder, "")]
+    while stack:
+        here, rel = stack.pop()
+        real = here.resolve()
+        if real in seen_dirs:  # a symlink loop or two links to one folder: list it once
+            continue
+        seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError as exc:
+            out.problems.append(f"{here}: cannot list folder ({exc.strerror or exc})")
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel_path = f"{rel}{entry.name}"
+            path = Path(entry.path)
+            if entry.is_symlink():
+                target = path.resolve()
+                if not _inside(target, root):
+                    out.problems.append(f"{path}: symlink leaves the prediction folder (-> {target})")
+                    continue
+                if not target.exists():
+                    out.problems.append(f"{path}: broken symlink")
+                    continue
+            if entry.is_dir(follow_symlinks=True):
+                stack.append((path, rel_path + "/"))
+            elif entry.is_file(follow_symlinks=True):
+                out.files.add(rel_path)
+            else:
+                out.problems.append(f"{path}: not a regular file")
+    return out
