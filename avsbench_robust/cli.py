@@ -17,9 +17,11 @@ def cli() -> None:
 
 def _register() -> None:
     # One module per command group under avsbench_robust/commands/; add new ones here.
+    from .commands import board as board_cmds
+    from .commands import build as build_cmds
     from .commands import data as data_cmds
 
-    for command in (*data_cmds.COMMANDS,):
+    for command in (*data_cmds.COMMANDS, *board_cmds.COMMANDS, *build_cmds.COMMANDS,):
         cli.add_command(command)
 
 

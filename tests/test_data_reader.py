@@ -180,3 +180,13 @@ def test_cli_index_default_root(synth_root: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "embedded synthetic AVSBench dataset" in res.stderr
     assert "ms3" in res.stdout and "test" in res.stdout
+
+
+def test_headerless_csv_with_bom(synth_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(synth_root / "Multi-sources", root / "Multi-sources")
+    csv = root / "Multi-sources" / "ms3_meta_data.csv"
+    base = load_index(root, "ms3")
+    lines = csv.read_text().splitlines()[1:]
+    csv.write_text("\ufeff" + "\r\n".join(lines) + "\r\n", encoding="utf-8")
+    pd.testing.assert_frame_equal(load_index(root, "ms3"), base)

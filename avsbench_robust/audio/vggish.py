@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from .resample import resample_kaiser_best
+from .resampling import resample_kaiser_best
 
 SAMPLE_RATE = 16000
 WINDOW_SAMPLES = 400  # round(0.025 s * 16 kHz)
@@ -33,7 +33,7 @@ def frame(data: np.ndarray, window: int, hop: int) -> np.ndarray:
 
     n_frames = 1 + (len - window) // hop, and 0 when `data` is shorter than one window.
     """
-    n_frames = max(0, 1 + (data.shape[0] - window) // hop) if data.shape[0] >= window else 0
+    n_frames = 1 + (data.shape[0] - window) // hop if data.shape[0] >= window else 0
     shape = (n_frames, window) + data.shape[1:]
     strides = (data.strides[0] * hop,) + data.strides
     return np.lib.stride_tricks.as_strided(data, shape=shape, strides=strides, writeable=False)
@@ -84,6 +84,8 @@ def log_mel(samples_16k: np.ndarray) -> np.ndarray:
 
 def to_vggish_rate(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mono (mean of channels) float64 at 16 kHz, the input VGGish expects."""
+    if not np.issubdtype(np.asarray(samples).dtype, np.floating):
+        raise ValueError("samples must be floats in [-1, 1] (divide int16 PCM by 32768 first)")
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1)

@@ -14,7 +14,6 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
@@ -28,6 +27,7 @@ METADATA = "metadata.json"
 RESULTS = "results.json"
 ENTRY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 SUBMISSIONS_README = "README.md"  # the only plain file allowed at the top of submissions/
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 ALLOWED_ARRAY_KINDS = {"b": "bool", "u": "unsigned int", "f": "float"}
 
 
@@ -81,10 +81,10 @@ class LoadReport:
 
 @lru_cache(maxsize=None)
 def _schema(name: str) -> "dict | None":
-    ref = resources.files("avsbench_robust") / "schemas" / name
-    if not ref.is_file():
+    path = SCHEMA_DIR / name
+    if not path.is_file():
         return None
-    return json.loads(ref.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def submission_schema() -> dict:
@@ -279,6 +279,9 @@ def npz_problems(path: Path, limits: Limits = DEFAULT_LIMITS, label: "str | None
                 return [f"{label}: holds no arrays"]
             if len(infos) > limits.npz_members:
                 return [f"{label}: {len(infos)} arrays, over the {limits.npz_members}-array limit"]
+            names = [i.filename for i in infos]
+            if len(set(names)) != len(names):
+                return [f"{label}: the archive holds two members with the same name"]
             declared = sum(i.file_size for i in infos)
             if declared > limits.npz_uncompressed_bytes:
                 return [f"{label}: {declared} bytes uncompressed, over the {limits.npz_uncompressed_bytes}-byte limit"]

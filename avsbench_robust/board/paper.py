@@ -61,7 +61,7 @@ class PaperRow:
 
 _TPAVI_CODE = "https://github.com/OpenNLPLab/AVSBench"
 _AVSEGFORMER_CODE = "https://github.com/vvvb-github/AVSegFormer"
-_OURS = "+ Ours (classifier-guided similarity learning)"
+_OURS = "CGSL, the paper's method"  # classifier-guided similarity learning
 
 # fmt: off
 PAPER_ROWS: tuple[PaperRow, ...] = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import re
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what can start emphasis, code, links or end a cell
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "^": r"\^{}",
     "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
@@ -23,7 +23,7 @@ def one_line(text: object) -> str:
 
 def md(text: object) -> str:
     """Markdown table cell: HTML-escaped (GitHub renders raw HTML) and Markdown punctuation escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(one_line(text), quote=True))
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(one_line(text), quote=False))
 
 
 def latex(text: object) -> str:

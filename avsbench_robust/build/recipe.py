@@ -62,6 +62,12 @@ def parse_recipe(doc: object, what: str = "recipe") -> Recipe:
         # VGGish examples are 0.96 s: more examples than the clip holds would be pure padding.
         if spec["examples"] > int(spec["seconds"] / 0.96 + 1e-9):
             problems.append(f"{name}: {spec['examples']} examples do not fit in {spec['seconds']} s")
+    for cond, spec in doc["wav"].items():
+        # Clips are conformed to the VGGish rate; only the noise keeps its own (44.1 kHz per SPEC §2).
+        if cond != "noise" and spec["sample_rate"] != 16000:
+            problems.append(f"wav.{cond}.sample_rate must be 16000 (clips are stored at the VGGish rate)")
+    if doc["wav"]["fused"]["subtype"] != "FLOAT":
+        problems.append("wav.fused.subtype must be FLOAT: the mixture is stored unclipped")
     if problems:
         raise ValidationError(what, problems)
     return Recipe(

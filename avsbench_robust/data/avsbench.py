@@ -42,7 +42,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputFileError(path, "metadata CSV not found")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
+        # A headerless CSV shows a split value among its "column names": read it again without a header.
+        if {str(c).strip().lower() for c in df.columns} & {s.value for s in Split}:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig",
+                             header=None)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputFileError(path, f"not a readable CSV ({type(exc).__name__}: {exc})") from None
     df.columns = [str(c).strip() for c in df.columns]

@@ -7,6 +7,7 @@ bincount instead of 255 passes over the image (the official loop).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -38,7 +39,6 @@ def f_thresholds() -> np.ndarray:
 
 THRESHOLDS: np.ndarray = f_thresholds()
 THRESHOLDS.setflags(write=False)
-_THR_EXT = np.append(THRESHOLDS, np.float32(np.inf))  # sentinel so index g+1 is always valid
 
 
 def to_probability(pred: np.ndarray, logits: bool = False) -> np.ndarray:
@@ -59,22 +59,48 @@ def to_probability(pred: np.ndarray, logits: bool = False) -> np.ndarray:
     return pred.astype(np.float32, copy=False)
 
 
-def threshold_counts(prob: np.ndarray) -> np.ndarray:
-    """Per pixel, how many thresholds t satisfy p >= t (0..255), as uint8-sized int.
+#: Low bits of the float32 pattern dropped to form a lookup bucket (2**10 consecutive floats each).
+_LUT_SHIFT = 10
+_AMBIGUOUS = np.uint16(0xFFFF)
 
-    Equal to `searchsorted(THRESHOLDS, p, side="right")` for p in [0, 1], but computed from
-    the near-uniform spacing plus one exact float32 correction each way (a few passes,
-    not a binary search).
+
+@lru_cache(maxsize=1)
+def _bits_lut() -> np.ndarray:
+    """Threshold count per bucket of float32 bit patterns in [0, 1]; 0xFFFF where a threshold splits the bucket.
+
+    Non-negative float32 values sort like their bit patterns, so a bucket's first and last
+    value bound every count inside it. Only ~255 of the ~1M buckets are ambiguous.
     """
-    p = np.asarray(prob, dtype=np.float32)
-    guess = np.clip(p * np.float32(NUM_THRESHOLDS - 1), 0, NUM_THRESHOLDS - 1).astype(np.intp)
-    count = guess + 1
-    count += p >= _THR_EXT[guess + 1]
-    count -= p < THRESHOLDS[guess]
-    return count
+    top = int(np.float32(1.0).view(np.uint32)) >> _LUT_SHIFT
+    first = np.arange(top + 1, dtype=np.uint32) << _LUT_SHIFT
+    last = first | np.uint32((1 << _LUT_SHIFT) - 1)
+    lo = np.searchsorted(THRESHOLDS, first.view(np.float32), side="right")
+    hi = np.searchsorted(THRESHOLDS, last.view(np.float32), side="right")
+    lut = np.where(lo == hi, lo, int(_AMBIGUOUS)).astype(np.uint16)
+    lut.setflags(write=False)
+    return lut
 
 
-_U8_COUNTS = threshold_counts(np.arange(256, dtype=np.float32) / np.float32(255.0))
+def threshold_counts(prob: np.ndarray) -> np.ndarray:
+    """Per pixel, how many thresholds t satisfy p >= t (0..255), as uint16; p must lie in [0, 1].
+
+    Equal to `searchsorted(THRESHOLDS, p, side="right")`, but one table lookup on the float32 bit
+    pattern per pixel; the rare pixels in a bucket that a threshold splits get the exact search.
+    """
+    p = np.ascontiguousarray(prob, dtype=np.float32)
+    p = p + np.float32(0.0)  # -0.0 -> +0.0, so the bit pattern is that of a non-negative float
+    lut = _bits_lut()
+    key = p.view(np.uint32) >> _LUT_SHIFT
+    np.minimum(key, lut.size - 1, out=key)  # p >= 1 passes every threshold; keeps the index in range
+    counts = lut[key]
+    unsure = counts == _AMBIGUOUS
+    if unsure.any():
+        counts[unsure] = np.searchsorted(THRESHOLDS, p[unsure], side="right")
+    return counts
+
+
+_U8_COUNTS = np.searchsorted(THRESHOLDS, np.arange(256, dtype=np.float32) / np.float32(255.0),
+                             side="right").astype(np.uint16)
 
 
 @dataclass(frozen=True)
@@ -132,11 +158,13 @@ def binary_frame_stats(pred: np.ndarray, gt: np.ndarray, logits: bool = False) -
         prob = to_probability(pred, logits=logits)
         counts = threshold_counts(prob)
         fg = prob > np.float32(0.5)
-    offsets = (np.arange(t, dtype=np.intp) * (NUM_THRESHOLDS + 1))[:, None, None]
-    flat = (counts + offsets).reshape(-1)
-    size = t * (NUM_THRESHOLDS + 1)
-    pp_hist = np.bincount(flat, minlength=size).reshape(t, -1)
-    tp_hist = np.bincount(flat[obj.reshape(-1)], minlength=size).reshape(t, -1)
+    # one bincount gives both histograms: bin = (frame * 2 + is_object) * 256 + threshold count
+    bins = NUM_THRESHOLDS + 1
+    base = obj.astype(np.int32) * np.int32(bins) + (np.arange(t, dtype=np.int32) * np.int32(2 * bins))[:, None, None]
+    base += counts
+    hist = np.bincount(base.reshape(-1), minlength=t * 2 * bins).reshape(t, 2, bins)
+    tp_hist = hist[:, 1]
+    pp_hist = hist[:, 0] + tp_hist
     pp = _reverse_cumsum_tail(pp_hist)
     tp = _reverse_cumsum_tail(tp_hist)
 

@@ -10,15 +10,19 @@ are what lets the released checkpoints load with `strict=True`.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from avsbench_robust.models.backbones import build_backbone
+from avsbench_robust.models.cgsl import CGSL
+from avsbench_robust.models.configs import ModelConfig
 from avsbench_robust.models.msdeform_attn import MSDeformAttn
+from avsbench_robust.models.tpavi import AVSOutput
+from avsbench_robust.models.vggish import vggish
 from avsbench_robust.types import Subset
 
 # ---------------------------------------------------------------------------------------------------------
@@ -410,18 +414,8 @@ class AVSegFormerHead(nn.Module):
 # the model
 
 
-class AVSegFormerOutput(NamedTuple):
-    """What `AVSegFormer.forward` returns (a NamedTuple, so DDP can find the tensors)."""
-
-    logits: Tensor  # [B*T, C, H, W] (C = 1 for S4/MS3, 71 for AVSS), pre-sigmoid/softmax
-    mask_feature: Tensor  # [B*T, D, H/4, W/4], feeds the mix loss
-    similarity: Tensor | None  # [B*T] CGSL similarity logits when a CGSL module is attached
-    visual_feature: Tensor  # [B*T, C4, H/32, W/32]: last backbone stage, the CGSL visual input
-    audio_feature: Tensor  # [B*T, 128]: VGGish embedding (or the precomputed one), the CGSL audio input
-
-
 class AVSegFormer(nn.Module):
-    """Backbone + VGGish + head + audio projection; state-dict order and names follow the original."""
+    """Backbone + VGGish + head + audio projection (+ optional CGSL); state-dict order follows the original."""
 
     def __init__(
         self,
@@ -433,28 +427,27 @@ class AVSegFormer(nn.Module):
         """backbone(frames) must return the 4 stage maps; vggish(log_mel [N,1,96,64]) -> [N,128].
 
         Without vggish the model only takes precomputed 128-d audio features (and its state dict lacks
-        `vggish.*`). cgsl(visual_feature, audio_feature) -> [N] similarity logits; it is saved under `cgsl.`
-        after all original keys, so a model without it still loads the original checkpoints strictly.
+        `vggish.*`). cgsl(audio_feature [N,128], stage-4 map) -> [N] similarity; it is saved under `cgsl.`
+        after all original keys, so a model without it loads the original checkpoints strictly.
         """
         super().__init__()
         self.cfg = cfg
         self.backbone = backbone
+        self.vggish = vggish
         if vggish is not None:
-            self.vggish = vggish
-            for p in vggish.parameters():  # the original never trains VGGish
-                p.requires_grad_(False)
-        else:
-            self.vggish = None
+            vggish.requires_grad_(False)  # the original never trains VGGish
         self.head = AVSegFormerHead(cfg)
         self.audio_proj = nn.Linear(cfg.audio_dim, cfg.embed_dim)
         self.cgsl = cgsl
-        self.freeze_backbone(True)  # as the original: unfrozen by the trainer after cfg.freeze_epochs
+        # never called by the forward: frozen so optimisers and DDP need not track them (same training)
+        self.head.fpn.requires_grad_(False)
+        self.head.attn_fc.requires_grad_(False)
+        self.freeze_backbone(True)  # as the original: the trainer unfreezes after cfg.freeze_epochs
 
     def freeze_backbone(self, freeze: bool = True) -> None:
         """Toggle backbone training. Under DDP, re-wrap the model afterwards: DDP only syncs parameters
         that required grad when it was built."""
-        for p in self.backbone.parameters():
-            p.requires_grad_(not freeze)
+        self.backbone.requires_grad_(not freeze)
 
     def audio_embedding(self, audio: Tensor) -> Tensor:
         """[N,1,96,64] log-mel -> frozen VGGish -> [N,128]; [N,128] features pass through."""
@@ -469,11 +462,13 @@ class AVSegFormer(nn.Module):
         with torch.no_grad():
             return self.vggish(audio)
 
-    def forward(self, frames: Tensor, audio: Tensor, frame_mask: Tensor | None = None) -> AVSegFormerOutput:
+    def forward(self, frames: Tensor, audio: Tensor, frame_mask: Tensor | None = None) -> AVSOutput:
         """frames [B*T,3,H,W] (ImageNet-normalised RGB); audio [B*T,1,96,64] log-mel or [B*T,128] features.
 
         frame_mask [B*T] (1 real, 0 padded; AVSS v1s/v1m clips) zeroes features and logits of padded frames,
-        as the original's vid_temporal_mask_flag does.
+        as the original's vid_temporal_mask_flag does. Returns the shared `AVSOutput`: logits [B*T,C,H,W],
+        similarity (CGSL, or None), feature_maps [mask feature], and in `extra`: mask_feature,
+        visual_feature (stage-4 map) and audio_feature (128-d), the inputs of the mix loss and of CGSL.
         """
         if frames.dim() != 4 or frames.shape[0] != audio.shape[0]:
             raise ValueError(f"frames {tuple(frames.shape)} and audio {tuple(audio.shape)} must share the B*T axis")
@@ -483,7 +478,7 @@ class AVSegFormer(nn.Module):
         if len(feats) != 4:
             raise ValueError(f"the backbone returned {len(feats)} feature maps, AVSegFormer needs 4")
         visual_feature = feats[-1]
-        flag = None if frame_mask is None else frame_mask.view(-1, 1, 1, 1).to(feats[0].dtype)
+        flag = None if frame_mask is None else frame_mask.reshape(-1, 1, 1, 1).to(feats[0].dtype)
         if flag is not None:
             feats = [f * flag for f in feats]
         logits, mask_feature = self.head(feats, audio_token)
@@ -491,8 +486,32 @@ class AVSegFormer(nn.Module):
             logits = F.interpolate(logits, size=frames.shape[-2:], mode="bilinear", align_corners=False)
         if flag is not None:
             logits, mask_feature = logits * flag, mask_feature * flag
-        similarity = None if self.cgsl is None else self.cgsl(visual_feature, audio_feature)
-        return AVSegFormerOutput(logits, mask_feature, similarity, visual_feature, audio_feature)
+        similarity = None if self.cgsl is None else self.cgsl(audio_feature, visual_feature)
+        extra = {"mask_feature": mask_feature, "visual_feature": visual_feature, "audio_feature": audio_feature}
+        return AVSOutput(logits=logits, feature_maps=[mask_feature], similarity=similarity, extra=extra)
+
+
+def build_avsegformer(
+    backbone: str, subset: Subset | str, *, small: bool = False, cgsl: bool = False
+) -> AVSegFormer:
+    """The published model (`small=False`; loads the original checkpoints strictly) or the CPU-sized one.
+
+    small: the narrow backbone of the same family, the small VGGish and `small_avsegformer_config`.
+    """
+    net = build_backbone(backbone, narrow=small)
+    channels = tuple(int(c) for c in net.out_channels)
+    cfg = small_avsegformer_config(subset, channels) if small else avsegformer_config(subset, backbone)
+    if cfg.in_channels != channels:
+        raise ValueError(f"backbone {backbone} gives channels {channels}, config expects {cfg.in_channels}")
+    head_cgsl = CGSL(channels[-1], cfg.audio_dim) if cgsl else None
+    return AVSegFormer(cfg, net, vggish(small=small), head_cgsl)
+
+
+def avsegformer_from_config(model_cfg: ModelConfig) -> AVSegFormer:
+    """Build from the project's `ModelConfig` (model == "avsegformer"), as train/predict do."""
+    if model_cfg.model != "avsegformer":
+        raise ValueError(f"not an AVSegFormer config: model={model_cfg.model!r}")
+    return build_avsegformer(model_cfg.backbone, model_cfg.subset, small=model_cfg.narrow, cgsl=model_cfg.cgsl)
 
 
 # ---------------------------------------------------------------------------------------------------------

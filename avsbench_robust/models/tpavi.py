@@ -28,7 +28,13 @@ from .cgsl import CGSL
 
 
 class DilatedSum(nn.Module):
-    """Sum of parallel 3x3 convs with dilations 3/6/12/18 (the official `Classifier_Module`)."""
+    """Sum of parallel 3x3 convs with dilations 3/6/12/18 (the official `Classifier_Module`).
+
+    Where the dilation reaches past the feature map (d >= H or W), the off-centre taps only ever
+    read zero padding, so that conv equals its centre row/column/tap: we run the sliced kernel
+    (identical output, far cheaper on the 7x7/14x14 stages) and fuse all 1x1-reduced branches
+    into one conv.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, dilations: Sequence[int] = (3, 6, 12, 18)) -> None:
         super().__init__()
@@ -39,9 +45,24 @@ class DilatedSum(nn.Module):
             nn.init.normal_(conv.weight, 0.0, 0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv2d_list[0](x)
-        for conv in self.conv2d_list[1:]:
-            out = out + conv(x)
+        h, w = x.shape[-2:]
+        out = None
+        point_w, point_b = None, None
+        for conv in self.conv2d_list:
+            d = conv.dilation[0]
+            rows = slice(1, 2) if d >= h else slice(0, 3)
+            cols = slice(1, 2) if d >= w else slice(0, 3)
+            weight = conv.weight[:, :, rows, cols]
+            if weight.shape[-2:] == (1, 1):
+                point_w = weight if point_w is None else point_w + weight
+                point_b = conv.bias if point_b is None else point_b + conv.bias
+                continue
+            pad = (0 if d >= h else d, 0 if d >= w else d)
+            y = F.conv2d(x, weight, conv.bias, padding=pad, dilation=d)
+            out = y if out is None else out + y
+        if point_w is not None:
+            y = F.conv2d(x, point_w, point_b)
+            out = y if out is None else out + y
         return out
 
 
@@ -143,7 +164,8 @@ class TPAVI(nn.Module):
 
     def __init__(self, backbone: str = "pvt_v2_b5", num_classes: int = 1, channel: int = 256,
                  tpavi_stages: Sequence[int] = (0, 1, 2, 3), align_bias: bool = True, window: int = 5,
-                 narrow: bool = False, cgsl: bool = False, audio_dim: int = 128) -> None:
+                 narrow: bool = False, cgsl: bool = False, audio_dim: int = 128,
+                 head_widths: tuple[int, int] = (128, 32)) -> None:
         super().__init__()
         net = build_backbone(backbone, narrow=narrow)
         self.backbone_name = backbone
@@ -163,11 +185,11 @@ class TPAVI(nn.Module):
         for i in self.tpavi_stages:
             setattr(self, f"tpavi_b{i + 1}", TPAVIBlock(channel, audio_dim, align_bias))
         self.output_conv = nn.Sequential(
-            nn.Conv2d(channel, 128, 3, padding=1),
+            nn.Conv2d(channel, head_widths[0], 3, padding=1),
             Interpolate(2, "bilinear"),
-            nn.Conv2d(128, 32, 3, padding=1),
+            nn.Conv2d(head_widths[0], head_widths[1], 3, padding=1),
             nn.ReLU(True),
-            nn.Conv2d(32, num_classes, 1),
+            nn.Conv2d(head_widths[1], num_classes, 1),
         )
         self.cgsl = CGSL(dims[3], audio_dim) if cgsl else None
         self.num_classes = num_classes

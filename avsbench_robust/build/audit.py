@@ -1,0 +1,139 @@
+"""Leak audit: can a trivial classifier tell a condition from positive by feature statistics alone?
+
+Per clip and condition we take the mean and standard deviation of each log-mel band (128 numbers)
+and fit an L2-regularised logistic regression, scored by k-fold cross-validation with a clip's
+positive and negative always in the same fold. Silence and noise are separable by content — that
+is what they are, not a leak. Offscreen audio is another clip's positive audio through the same
+front end, so it must sit near chance; the authors' pipeline (negatives through a different,
+z-scored front end) makes it separable, which `simulate_authors=True` reproduces approximately.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.optimize
+
+from ..errors import AVSBRobustError, InputFileError
+from ..types import Condition
+from .manifest import read_manifest
+
+MIN_CLIPS_TO_JUDGE = 10
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    condition: str
+    clips: int
+    folds: int
+    accuracy: float  # mean cross-validated accuracy, positive vs this condition
+    accuracy_std: float
+    verdict: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def clip_stats(features: np.ndarray) -> np.ndarray:
+    """[128]: per-band mean and std of one clip's log-mel, features `[n, 1, 96, 64]`."""
+    frames = np.asarray(features, dtype=np.float64).reshape(-1, features.shape[-1])
+    return np.concatenate([frames.mean(axis=0), frames.std(axis=0)])
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
+    """Weights [d + 1] (bias last) of L2-regularised logistic regression, by L-BFGS on the exact gradient."""
+    xb = np.hstack([x, np.ones((x.shape[0], 1))])
+    reg = np.r_[np.full(x.shape[1], l2), 0.0]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = xb @ w
+        # log(1 + e^z) - y z, stably; gradient uses the logistic function.
+        nll = np.sum(np.logaddexp(0.0, z) - y * z) / len(y) + 0.5 * np.sum(reg * w * w) / len(y)
+        p = 0.5 * (1.0 + np.tanh(0.5 * z))
+        grad = xb.T @ (p - y) / len(y) + reg * w / len(y)
+        return float(nll), grad
+
+    res = scipy.optimize.minimize(loss, np.zeros(xb.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return res.x
+
+
+def predict_logistic(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return (x @ w[:-1] + w[-1]) > 0
+
+
+def cv_accuracy(pos: np.ndarray, neg: np.ndarray, folds: int = 5, seed: int = 0) -> tuple[float, float, int]:
+    """(mean, std, k) k-fold accuracy separating `neg` from `pos` rows; row i of both is the same clip (same fold)."""
+    n = pos.shape[0]
+    k = min(folds, n)
+    if k < 2:
+        raise AVSBRobustError(f"the audit needs at least 2 clips, got {n}")
+    fold = np.random.default_rng(seed).permutation(n) % k
+    accs = []
+    for f in range(k):
+        tr, te = fold != f, fold == f
+        x_tr = np.vstack([pos[tr], neg[tr]])
+        y_tr = np.r_[np.zeros(tr.sum()), np.ones(tr.sum())]
+        mu, sd = x_tr.mean(axis=0), x_tr.std(axis=0)
+        sd = np.where(sd > 1e-12, sd, 1.0)  # constant columns (e.g. silence) carry no scale
+        w = fit_logistic((x_tr - mu) / sd, y_tr)
+        x_te = (np.vstack([pos[te], neg[te]]) - mu) / sd
+        y_te = np.r_[np.zeros(te.sum()), np.ones(te.sum())]
+        accs.append(float(np.mean(predict_logistic(w, x_te) == y_te)))
+    return float(np.mean(accs)), float(np.std(accs)), k
+
+
+def verdict(condition: Condition, accuracy: float, clips: int) -> str:
+    if condition in (Condition.SILENCE, Condition.NOISE, Condition.FUSED):
+        return "separable by content (expected: it sounds different, not a pipeline leak)"
+    if clips < MIN_CLIPS_TO_JUDGE:
+        return f"too few clips to judge (< {MIN_CLIPS_TO_JUDGE})"
+    # Chance is 0.5; allow ~3 binomial standard errors of a test of 2*clips samples (at least 0.1).
+    margin = max(0.1, 3.0 * np.sqrt(0.25 / (2 * clips)))
+    return "near chance: no leak" if accuracy <= 0.5 + margin else "LEAK: offscreen is separable from positive"
+
+
+def zscore_per_clip(features: np.ndarray) -> np.ndarray:
+    """What the authors' script did to negatives (z-scored log-mel): a simulation for the comparison row."""
+    f = np.asarray(features, dtype=np.float64)
+    return (f - f.mean()) / (f.std() + 1e-8)
+
+
+def load_stats(out: "str | Path") -> tuple[dict, dict[str, np.ndarray]]:
+    """(manifest, condition -> [clips, 128] statistics) of a built tree, clips in manifest order."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    stats: dict[str, list[np.ndarray]] = {c: [] for c in manifest["conditions"]}
+    for clip in manifest["clips"]:
+        for cond, rec in clip["outputs"].items():
+            path = out / rec["features"]
+            try:
+                feats = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise InputFileError(path, f"unreadable features ({exc})") from None
+            stats[cond].append(clip_stats(feats))
+    return manifest, {c: np.stack(v) for c, v in stats.items() if v}
+
+
+def audit(out: "str | Path", folds: int = 5, seed: int = 0, simulate_authors: bool = False) -> list[AuditRow]:
+    """One row per condition present besides positive (plus, on request, the simulated authors' offscreen)."""
+    out = Path(out)
+    manifest, stats = load_stats(out)
+    if Condition.POSITIVE.value not in stats:
+        raise AVSBRobustError(f"{out}: the audit compares against positive, which this build does not have")
+    pos = stats[Condition.POSITIVE.value]
+    rows = []
+    for cond in Condition:
+        if cond is Condition.POSITIVE or cond.value not in stats:
+            continue
+        acc, sd, k = cv_accuracy(pos, stats[cond.value], folds, seed)
+        rows.append(AuditRow(cond.value, pos.shape[0], k, acc, sd, verdict(cond, acc, pos.shape[0])))
+    if simulate_authors and Condition.OFFSCREEN.value in stats:
+        neg = []
+        for clip in manifest["clips"]:
+            neg.append(clip_stats(zscore_per_clip(np.load(out / clip["outputs"]["offscreen"]["features"]))))
+        acc, sd, k = cv_accuracy(pos, np.stack(neg), folds, seed)
+        rows.append(AuditRow("offscreen (authors' pipeline, simulated)", pos.shape[0], k, acc, sd,
+                             "separable: negatives through another front end leak their label"
+                             if acc > 0.75 else "not separated in this simulation"))
+    return rows

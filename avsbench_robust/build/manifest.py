@@ -1,0 +1,124 @@
+"""The build manifest: schema-checked on write and on read, and `verify` that re-hashes every listed file.
+
+The manifest is the tree's checksum list and provenance record: toolkit version, recipe, seed, and per
+clip and condition the source clip (offscreen), fallback flag, duration, rate, input adjustments and
+the sha256 of each file. It has no timestamps or absolute paths, so identical builds give identical bytes.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import InputFileError, ValidationError
+from ..io_utils import atomic_write_text, sha256_file
+from ._schema import schema_problems
+from .layout import JOURNAL_DIR, MANIFEST_NAME
+
+FORMAT = "avsbench-robust-build"
+FORMAT_VERSION = 1
+SCHEMA = "manifest.schema.json"
+
+
+def dumps(manifest: dict) -> str:
+    """Canonical text (sorted keys, fixed indent, trailing newline): equal content -> equal bytes."""
+    return json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def consistency_problems(manifest: dict) -> list[str]:
+    """What the schema cannot say: every clip has every condition, offscreen names a listed clip, no duplicates."""
+    problems = []
+    conditions = set(manifest["conditions"])
+    seen: set[tuple[str, str]] = set()
+    listed = {(c["split"], c["video"]) for c in manifest["clips"]}
+    paths: set[str] = set()
+    for clip in manifest["clips"]:
+        key = (clip["split"], clip["video"])
+        name = f"clip {clip['split']}/{clip['video']}"
+        if key in seen:
+            problems.append(f"{name} is listed twice")
+        seen.add(key)
+        if set(clip["outputs"]) != conditions:
+            problems.append(f"{name} has conditions {sorted(clip['outputs'])}, expected {sorted(conditions)}")
+        off = clip["outputs"].get("offscreen")
+        if off is not None:
+            if "source_video" not in off:
+                problems.append(f"{name}: offscreen output has no source_video")
+            elif (clip["split"], off["source_video"]) not in listed or off["source_video"] == clip["video"]:
+                problems.append(f"{name}: offscreen source {off['source_video']!r} is not another listed clip")
+        for out in clip["outputs"].values():
+            for p in (out["wav"], out["features"], out.get("pkl")):
+                if p is None:
+                    continue
+                if p in paths:
+                    problems.append(f"{name}: file {p} is listed twice")
+                paths.add(p)
+        if bool(manifest["pkl"]) != all("pkl" in o for o in clip["outputs"].values()):
+            problems.append(f"{name}: pkl files {'missing' if manifest['pkl'] else 'listed'} but pkl={manifest['pkl']}")
+    return problems
+
+
+def check_manifest(manifest: object, what: str) -> dict:
+    problems = schema_problems(manifest, SCHEMA)
+    if not problems:
+        problems = consistency_problems(manifest)  # type: ignore[arg-type]
+    if problems:
+        raise ValidationError(what, problems)
+    return manifest  # type: ignore[return-value]
+
+
+def write_manifest(out: Path, manifest: dict) -> Path:
+    path = Path(out) / MANIFEST_NAME
+    check_manifest(manifest, f"manifest about to be written to {path}")
+    atomic_write_text(path, dumps(manifest))
+    return path
+
+
+def read_manifest(out: "str | Path") -> dict:
+    path = Path(out) / MANIFEST_NAME
+    if not path.is_file():
+        raise InputFileError(path, "no build manifest here (is this the OUT folder of `avsb-robust build`?)")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"not valid JSON ({exc})") from None
+    return check_manifest(doc, str(path))
+
+
+def listed_files(manifest: dict) -> Iterator[tuple[str, str]]:
+    """(relative path, sha256) of every file the manifest lists."""
+    for clip in manifest["clips"]:
+        for out in clip["outputs"].values():
+            yield out["wav"], out["wav_sha256"]
+            yield out["features"], out["features_sha256"]
+            if "pkl" in out:
+                yield out["pkl"], out["pkl_sha256"]
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    for dirpath, _dirs, files in os.walk(folder):
+        for f in files:
+            yield Path(dirpath) / f
+
+
+def verify(out: "str | Path") -> list[str]:
+    """Every problem of a built tree: missing, drifted (sha256) and unlisted files; empty when intact."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    problems = []
+    listed = dict(listed_files(manifest))
+    for rel, digest in listed.items():
+        path = out / rel
+        if not path.is_file():
+            problems.append(f"missing {path}")
+        elif sha256_file(path) != digest:
+            problems.append(f"drifted {path} (sha256 differs from the manifest)")
+    roots = {Path(rel).parts[0] for rel in listed}
+    for top in sorted(roots):
+        for path in sorted(_files_under(out / top)):
+            if path.relative_to(out).as_posix() not in listed:
+                problems.append(f"unlisted {path}")
+    if (out / JOURNAL_DIR).exists():
+        problems.append(f"unfinished build: {out / JOURNAL_DIR} is still there (rerun the build to complete it)")
+    return problems

@@ -1,0 +1,86 @@
+"""Leaderboard commands: `leaderboard` writes the generated pages, `table1`/`table2` print the paper's
+tables from the entries, `ci` validates and re-scores every entry."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import ValidationError
+from ..io_utils import atomic_write_bytes
+
+DIR = click.Path(path_type=Path, file_okay=False)
+submissions_option = click.option("--submissions", type=DIR, default=Path("submissions"), show_default=True,
+                                  help="Folder holding one sub-folder per entry.")
+
+
+def _rows(submissions: Path) -> list:
+    from ..board.entries import require_entries
+    from ..board.rows import row_from_entry
+
+    return [row_from_entry(e) for e in require_entries(submissions)]
+
+
+@click.command("leaderboard")
+@submissions_option
+@click.option("--out", type=DIR, default=Path("leaderboard"), show_default=True,
+              help="Where README.md, leaderboard.csv and index.html go.")
+def leaderboard_command(submissions: Path, out: Path) -> None:
+    """Write the leaderboard (Markdown, CSV, static HTML page) from the entries; same entries, same bytes."""
+    from ..board.leaderboard import render_all
+
+    files = render_all(_rows(submissions))  # everything rendered before anything is written
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
+    click.echo(f"wrote {', '.join(str(out / n) for n in files)}")
+
+
+def _table_command(table: str) -> click.Command:
+    @click.command(f"table{table}")
+    @submissions_option
+    @click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True)
+    def command(submissions: Path, fmt: str) -> None:
+        from ..board.tables import render_table
+
+        click.echo(render_table(_rows(submissions), table, fmt), nl=False)
+
+    command.help = (f"Print the paper's Table {table} ({'S4, MS3' if table == '1' else 'AVSS'}) as printed, "
+                    f"rebuilt from the `source: paper` entries" + (", with G-metrics recomputed beside it."
+                                                                  if table == "1" else "."))
+    return command
+
+
+@click.command("ci")
+@click.argument("submissions", type=DIR, default=Path("submissions"), required=False)
+@click.option("--leaderboard", "leaderboard_dir", type=DIR, default=Path("leaderboard"), show_default=True,
+              help="Generated files to check for staleness.")
+@click.option("--root", type=click.Path(path_type=Path), default=None,
+              help="AVSBench root, to re-score entries whose predictions are on the real dataset.")
+@click.option("--no-rescore", is_flag=True, help="Skip re-scoring shipped predictions (schema and files only).")
+def ci_command(submissions: Path, leaderboard_dir: Path, root: "Path | None", no_rescore: bool) -> None:
+    """Validate every entry, re-score shipped predictions (tolerance 1e-6), check the leaderboard is current.
+
+    Prints one line per broken entry and exits with status 2 if anything is wrong."""
+    from ..board.ci import run_ci
+    from ..board.entries import format_problems
+
+    def root_for(dataset: str) -> "Path | None":
+        if dataset == "synthetic":
+            from ..data.default import synthetic_root
+
+            return synthetic_root()
+        return root
+
+    report = run_ci(submissions, leaderboard_dir, root_for, rescore=not no_rescore)
+    for line in report.skipped:
+        click.echo(f"skipped: {line}", err=True)
+    if not report.ok:
+        for line in format_problems(report.problems):
+            click.echo(f"FAIL {line}", err=True)
+        raise ValidationError("ci", [f"{len(report.problems)} of {report.checked} entries (or the leaderboard) "
+                                     f"have problems; see the FAIL lines above"])
+    click.echo(f"ok: {report.checked} entries valid, {len(report.rescored)} re-scored within 1e-6, "
+               f"leaderboard up to date")
+
+
+COMMANDS = [leaderboard_command, _table_command("1"), _table_command("2"), ci_command]

@@ -1,0 +1,113 @@
+"""Model and training configurations: `full` (the published architectures) and `small` (CPU-sized).
+
+A config is plain data (a frozen dataclass, JSON round-trippable) so a checkpoint carries exactly
+what rebuilds its model. Defaults per subset follow the original training scripts where they say
+something (TPAVI: Adam lr 1e-4, batch 4 clips; S4 15 epochs, MS3 30 with L_AVM weight 0.5, KL);
+CGSL weight and the negative mix are ours (the paper does not print lambda_1/lambda_2).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..types import Condition, Subset
+
+MODELS = ("tpavi", "avsegformer")
+SIZES = ("full", "small")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    model: str = "tpavi"
+    backbone: str = "pvt_v2_b5"
+    subset: str = "s4"
+    size: str = "full"
+    cgsl: bool = False
+    num_classes: int = 1
+    channel: int = 256  # decoder / TPAVI width (256 in the originals)
+    image_size: int = 224
+    frames: int = 5  # frames per clip (10 for AVSS, padded for v1s/v1m)
+    window: int = 5  # TPAVI attention window (hard-coded 5 in the original)
+    audio_dim: int = 128
+    head_widths: tuple[int, int] = (128, 32)  # TPAVI output_conv hidden widths
+
+    @property
+    def narrow(self) -> bool:
+        return self.size == "small"
+
+    @property
+    def semantic(self) -> bool:
+        return self.subset == Subset.AVSS.value
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 15
+    batch_clips: int = 4
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    neg_ratio: float = 0.1
+    neg_conditions: tuple[str, ...] = (Condition.SILENCE.value, Condition.OFFSCREEN.value)
+    lambda_cgsl: float = 1.0  # lambda_1 in the paper's Eq. 9
+    lambda_avm: float = 0.0  # lambda_2 (TPAVI MS3 original: 0.5)
+    avm_stages: tuple[int, ...] = (0, 1, 2, 3)
+    gate_tau: float = 0.5  # inference gate threshold on sigmoid(similarity) (gated variant only)
+    freeze_backbone_epochs: int = 0  # AVSegFormer: s4 5, ms3 10, avss 0
+    mix_weight: float = 0.1  # AVSegFormer mix-loss weight
+    seed: int = 0
+    num_workers: int = 0
+    val_every: int = 1
+    extra: dict = field(default_factory=dict)
+
+
+def model_config(model: str, backbone: str, subset: "Subset | str", size: str = "full", cgsl: bool = False) -> ModelConfig:
+    """The config for one (model, backbone, subset, size); raises ValueError on unknown names."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r} (expected one of: {', '.join(MODELS)})")
+    if size not in SIZES:
+        raise ValueError(f"unknown config {size!r} (expected one of: {', '.join(SIZES)})")
+    if backbone not in ("resnet50", "pvt_v2_b5"):
+        raise ValueError(f"unknown backbone {backbone!r} (expected one of: resnet50, pvt_v2_b5)")
+    sub = Subset.parse(subset)
+    small = size == "small"
+    return ModelConfig(
+        model=model, backbone=backbone, subset=sub.value, size=size, cgsl=cgsl,
+        num_classes=71 if sub is Subset.AVSS else 1,
+        channel=32 if small else 256,
+        image_size=112 if small else 224,
+        frames=10 if sub is Subset.AVSS else 5,
+        head_widths=(16, 16) if small else (128, 32),
+    )
+
+
+def train_config(model: ModelConfig, **overrides) -> TrainConfig:
+    """Original-script defaults for the model/subset, then the caller's overrides (None = keep)."""
+    sub = Subset.parse(model.subset)
+    base: dict = {}
+    if model.model == "tpavi":
+        base.update(lr=1e-4, batch_clips=4, epochs=30 if sub is Subset.MS3 else 15,
+                    lambda_avm=0.5 if sub is Subset.MS3 else 0.0)
+    else:
+        base.update(lr=2e-5, batch_clips=2, optimizer="adamw", epochs=30,
+                    freeze_backbone_epochs={Subset.S4: 5, Subset.MS3: 10}.get(sub, 0))
+    if model.size == "small":
+        base.update(lr=1e-3, batch_clips=4, epochs=20, freeze_backbone_epochs=0)
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    if "neg_conditions" in base:
+        base["neg_conditions"] = tuple(Condition.parse(c).value for c in base["neg_conditions"])
+    return TrainConfig(**base)
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls, data: dict):
+    """Rebuild a config from JSON, ignoring unknown keys (forward compatible) and restoring tuples."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in data.items():
+        if k in names:
+            kwargs[k] = tuple(v) if isinstance(v, list) else v
+    return cls(**kwargs)

@@ -1,0 +1,317 @@
+"""Plan, validate and decode a prediction folder clip by clip, in parallel worker processes.
+
+`plan_predictions` lists PRED once, detects each condition folder's layout and reports every
+structural problem (missing, extra, symlinks leaving PRED) before a single file is decoded.
+`iter_clips` then decodes clips in metadata order (workers or not, the order and bytes are the
+same) and hands each clip's GT and per-condition predictions to the caller.
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AVSBRobustError, ValidationError
+from ..types import Condition, SCORED_CONDITIONS, Subset
+from .decode import DEFAULT_MAX_PIXELS, DecodeProblem, decode_array, decode_png
+from .layouts import ClipSpec, Layout, LayoutMatch, detect_layout, frame_paths
+from .resize import resize_nearest, to_eval
+from .scan import scan_tree
+
+#: Files above this size are refused unread (real prediction files are far smaller).
+MAX_FILE_BYTES = 2 << 30
+#: How many problems an error message lists before "(+N more)".
+SHOWN_PROBLEMS = 20
+
+
+class MissingPolicy(str, Enum):
+    """What a missing prediction means: an error (default), or an empty mask, counted in the results."""
+
+    ERROR = "error"
+    EMPTY = "empty"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def clip_specs(index: pd.DataFrame) -> list[ClipSpec]:
+    """Clips of a frame index (load_index rows) in metadata order, keeping only frames with a GT mask."""
+    rows = index[index["mask_path"].notna()]
+    specs = []
+    for video, g in rows.groupby("video", sort=False):
+        first = g.iloc[0]
+        specs.append(ClipSpec(
+            video=str(video), category=str(first["category"]), label=str(first["label"]),
+            t=tuple(int(x) for x in g["t"]), k=tuple(int(x) for x in g["frame"]),
+            frames_in_clip=int(first["frames_in_clip"]), gt_paths=tuple(str(p) for p in g["mask_path"]),
+        ))
+    return specs
+
+
+@dataclass(frozen=True)
+class ConditionPlan:
+    """Where one condition's predictions are; `match` is None for a folder that is absent (filled empty)."""
+
+    condition: Condition
+    folder: Path
+    match: "LayoutMatch | None"
+
+    @property
+    def layout(self) -> "Layout | None":
+        return None if self.match is None else self.match.layout
+
+    def clip_files(self, video: str) -> "tuple[Path | None, ...] | None":
+        if self.match is None:
+            return None
+        return tuple(None if r is None else self.folder / r for r in self.match.files[video])
+
+
+@dataclass(frozen=True)
+class PredictionPlan:
+    """A validated prediction folder: per condition its layout and the file of every frame."""
+
+    root: Path
+    subset: Subset
+    clips: list[ClipSpec]
+    conditions: dict[Condition, ConditionPlan]
+    missing_frames: dict[Condition, int]
+
+
+def _missing_problems(pred_dir: Path, cond: Condition, match: LayoutMatch, subset: Subset,
+                      clips: Sequence[ClipSpec]) -> list[str]:
+    """Whole missing videos as one line each, then single missing frames, in metadata order."""
+    out = []
+    folder = pred_dir / cond.value
+    for clip in clips:
+        found = match.files[clip.video]
+        if all(f is None for f in found):
+            where = f"{clip.video}.npz (or .npy)" if match.layout.is_array else \
+                str(Path(frame_paths(match.layout, subset, clip)[0]).parent)
+            out.append(f"{folder / where}: missing video {clip.video} ({len(clip.t)} frames)")
+        elif not match.layout.is_array:
+            for rel, f in zip(frame_paths(match.layout, subset, clip), found):
+                if f is None:
+                    out.append(f"{folder / rel}: missing frame")
+    return out
+
+
+def plan_predictions(
+    pred_dir: "str | Path", subset: Subset, clips: list[ClipSpec], missing: str = MissingPolicy.ERROR,
+    required: Sequence[Condition] = SCORED_CONDITIONS,
+) -> PredictionPlan:
+    """List PRED, pick each condition's layout, and raise one ValidationError for every structural problem."""
+    shown = Path(pred_dir)
+    if not shown.is_dir():
+        raise ValidationError(f"prediction folder {shown}", [f"{shown}: not a folder"])
+    root = shown.resolve()
+    listing = scan_tree(root, root)
+    problems = [p.replace(str(root), str(shown), 1) for p in listing.problems]
+    by_cond: dict[str, set[str]] = {}
+    names = {c.value for c in Condition}
+    for rel in sorted(listing.files):
+        head, _, rest = rel.partition("/")
+        if head in names and rest:
+            by_cond.setdefault(head, set()).add(rest)
+        else:
+            problems.append(f"{shown / rel}: unexpected file (PRED holds one folder per condition: "
+                            f"{', '.join(sorted(names))})")
+    lenient = MissingPolicy(missing) is MissingPolicy.EMPTY
+    conditions: dict[Condition, ConditionPlan] = {}
+    missing_frames: dict[Condition, int] = {}
+    total = sum(len(c.t) for c in clips)
+    for cond in Condition:
+        folder = shown / cond.value
+        files = by_cond.get(cond.value)
+        if not files:
+            if cond in required:
+                if lenient:
+                    conditions[cond] = ConditionPlan(cond, folder, None)
+                    missing_frames[cond] = total
+                else:
+                    problems.append(f"{folder}: condition folder missing or empty")
+            continue
+        match = detect_layout(subset, clips, files)
+        if match.matched == 0:
+            example = sorted(files)[0]
+            problems.append(f"{folder}: no file matches a known layout for {subset.value} "
+                            f"({len(files)} files, e.g. {example}; see docs/scoring.md)")
+            continue
+        conditions[cond] = ConditionPlan(cond, folder, match)
+        n_missing = sum(f is None for fs in match.files.values() for f in fs)
+        if match.layout.is_array:
+            n_missing = sum(len(c.t) for c in clips if match.files[c.video][0] is None)
+        missing_frames[cond] = n_missing
+        if n_missing and not lenient:
+            problems.extend(_missing_problems(shown, cond, match, subset, clips))
+        problems.extend(f"{folder / rel}: extra file (not expected under layout {match.layout})"
+                        for rel in match.extra)
+    if problems:
+        raise ValidationError(f"predictions in {shown}", problems, shown=SHOWN_PROBLEMS)
+    return PredictionPlan(root=shown, subset=subset, clips=clips, conditions=conditions,
+                          missing_frames=missing_frames)
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-clip decoding (runs in worker processes)
+
+
+@dataclass(frozen=True)
+class ClipTask:
+    """Everything a worker needs for one clip; plain data so it pickles cheaply."""
+
+    subset: Subset
+    root: Path
+    video: str
+    category: str
+    t: tuple[int, ...]
+    frames_in_clip: int
+    gt_paths: tuple[str, ...]
+    preds: tuple[tuple[Condition, "tuple[Path | None, ...] | None", bool], ...]  # (cond, files, is_array)
+    eval_size: "tuple[int, int] | None"
+    logits: bool
+    max_pixels: int
+
+
+@dataclass
+class ClipData:
+    """One decoded clip: GT `[T,H,W]` and each condition's prediction at the same size."""
+
+    video: str
+    category: str
+    gt: "np.ndarray | None"
+    preds: dict[Condition, np.ndarray] = field(default_factory=dict)
+    digests: list[tuple[str, str]] = field(default_factory=list)
+    resized: dict[Condition, int] = field(default_factory=dict)
+    filled: dict[Condition, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _read_bytes(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise DecodeProblem(f"{size} bytes is too large for a prediction file")
+    return path.read_bytes()
+
+
+def _stack(frames: list[np.ndarray]) -> np.ndarray:
+    """Stack frames; mixed uint8 (v/255) and float32 frames become float32 probabilities."""
+    if all(f.dtype == frames[0].dtype for f in frames):
+        return np.stack(frames)
+    return np.stack([f.astype(np.float32) / np.float32(255.0) if f.dtype == np.uint8 else f for f in frames])
+
+
+def _read_gt(task: ClipTask) -> np.ndarray:
+    from ..data.avsbench import read_mask  # imported here: workers need only this one reader
+
+    gts = [read_mask(p, task.subset) for p in task.gt_paths]
+    if task.eval_size is not None:
+        gts = [resize_nearest(g, task.eval_size) for g in gts]
+    if len({g.shape for g in gts}) != 1:
+        raise DecodeProblem(f"GT frames of {task.video} differ in size; pass --eval-size H W")
+    return np.stack(gts)
+
+
+def load_clip(task: ClipTask) -> ClipData:
+    """Read and decode one clip's GT and predictions; problems are collected, never raised."""
+    out = ClipData(task.video, task.category, None)
+    try:
+        out.gt = _read_gt(task)
+    except (AVSBRobustError, DecodeProblem) as exc:
+        out.problems.append(str(exc))
+        return out
+    hw = tuple(out.gt.shape[1:])
+    semantic = task.subset.is_semantic
+    n = len(task.t)
+    for cond, files, is_array in task.preds:
+        if files is None or all(f is None for f in files):
+            out.preds[cond] = np.zeros((n, *hw), np.uint8)
+            out.filled[cond] = n
+            continue
+        frames: list[np.ndarray] = []
+        resized = filled = 0
+        for path in files:
+            if path is None:
+                frames.append(np.zeros((1, *hw), np.uint8))
+                filled += 1
+                continue
+            try:
+                data = _read_bytes(path)
+                out.digests.append((path.relative_to(task.root).as_posix(), hashlib.sha256(data).hexdigest()))
+                if is_array:
+                    dec = decode_array(data, path.suffix, task.frames_in_clip, semantic, task.logits,
+                                       task.max_pixels)
+                    arr = dec.array[list(task.t)]
+                else:
+                    dec = decode_png(data, semantic, task.max_pixels)
+                    arr = dec.array[None]
+                fitted, was_resized = to_eval(arr, dec.kind, hw)
+                frames.append(fitted)
+                resized += len(fitted) if was_resized else 0
+            except DecodeProblem as exc:
+                out.problems.append(f"{path}: {exc}")
+            except OSError as exc:
+                out.problems.append(f"{path}: cannot read ({exc.strerror or exc})")
+        if len(frames) == len(files):
+            out.preds[cond] = _stack(frames) if not is_array else frames[0]
+        out.resized[cond] = resized
+        out.filled[cond] = filled
+    return out
+
+
+def make_tasks(plan: PredictionPlan, eval_size: "tuple[int, int] | None", logits: bool,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> list[ClipTask]:
+    """One task per clip, conditions in `Condition` order."""
+    tasks = []
+    for clip in plan.clips:
+        preds = tuple((cond, cp.clip_files(clip.video), cp.layout is not None and cp.layout.is_array)
+                      for cond, cp in plan.conditions.items())
+        tasks.append(ClipTask(plan.subset, plan.root, clip.video, clip.category, clip.t, clip.frames_in_clip,
+                              clip.gt_paths, preds, eval_size, logits, max_pixels))
+    return tasks
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already; nested threads only contend
+
+
+def iter_clips(tasks: Sequence[ClipTask], workers: int = 1, window: int = 0) -> Iterator[ClipData]:
+    """Decode `tasks` in order. With workers > 1, a bounded window of clips is in flight at once,
+    so memory stays flat however slowly the consumer runs."""
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield load_clip(task)
+        return
+    window = window or workers * 4
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    with ctx.Pool(processes=workers, initializer=_init_worker) as pool:
+        pending: deque = deque()
+        it = iter(tasks)
+        for task in it:
+            pending.append(pool.apply_async(load_clip, (task,)))
+            if len(pending) >= window:
+                break
+        while pending:
+            result = pending.popleft().get()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.apply_async(load_clip, (nxt,)))
+            yield result
+
+
+def default_workers() -> int:
+    """Worker processes used when none is asked for: the usable cores, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))

@@ -1,0 +1,384 @@
+"""The streaming Scorer: feed frames as an eval loop produces them, get one Results at the end.
+
+State is a table of per-video sums per condition (see metrics.aggregate), so it is additive:
+`merge` combines shards exactly, `state_dict` is plain arrays (np.savez, no pickle), and under
+torch.distributed `sync` all-reduces it the way torchmetrics does.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .data.classes import AVSS_CLASSES
+from .errors import ValidationError
+from .metrics import aggregate as agg
+from .metrics.binary import binary_frame_stats
+from .metrics.semantic import NUM_CLASSES, semantic_frame_stats
+from .metrics import torch_ops
+from .results import PROTOCOLS, GlobalMetrics, Metrics, Results
+from .types import Condition, NEGATIVE_CONDITIONS, Subset
+
+_STATE_FORMAT = 1
+
+
+class Scorer:
+    """Accumulate per-frame metrics for one subset and protocol; `compute()` returns Results.
+
+    protocol "canonical" (default): per-frame means, order and batch independent.
+    protocol "official": batches of `batch_size` videos in `video_order` (or first-seen order).
+    """
+
+    def __init__(
+        self,
+        subset: "Subset | str",
+        protocol: str = "canonical",
+        batch_size: int | None = None,
+        *,
+        split: str | None = None,
+        video_order: Sequence[str] | None = None,
+        logits: bool = False,
+    ) -> None:
+        try:
+            self.subset = Subset.parse(subset)
+        except ValueError as exc:
+            raise ValidationError("scorer", [str(exc)]) from None
+        protocol = str(protocol).strip().lower()
+        if protocol not in PROTOCOLS:
+            raise ValidationError("scorer", [f"unknown protocol {protocol!r} (expected one of: {', '.join(PROTOCOLS)})"])
+        if protocol == "official" and batch_size is None:
+            raise ValidationError("scorer", ["the official protocol needs a batch size (videos per batch)"])
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValidationError("scorer", [f"batch size must be a positive integer, got {batch_size!r}"])
+        self.protocol = protocol
+        self.batch_size = int(batch_size) if batch_size is not None and protocol == "official" else None
+        self.split = split
+        self.logits = logits
+        self.video_order = None if video_order is None else [str(v) for v in video_order]
+        self._order_pos = None if video_order is None else {v: i for i, v in enumerate(self.video_order)}
+        self._columns = agg.SEMANTIC_COLUMNS if self.subset.is_semantic else agg.BINARY_COLUMNS
+        # condition -> video -> row (dict column -> array); dicts keep first-seen order
+        self._rows: dict[Condition, dict[str, dict[str, np.ndarray]]] = {}
+        self._category: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ feeding
+    def update(
+        self,
+        condition: "Condition | str",
+        pred: Any,
+        gt: Any,
+        *,
+        video: str,
+        category: str | None = None,
+        logits: bool | None = None,
+        real_frames: int | None = None,
+    ) -> None:
+        """Score the frames of one clip (or part of one) under `condition`."""
+        try:
+            cond = Condition.parse(condition)
+        except ValueError as exc:
+            raise ValidationError(f"video {video}", [str(exc)]) from None
+        video = str(video)
+        if self._order_pos is not None and video not in self._order_pos:
+            raise ValidationError(f"video {video}", ["not in the scorer's video_order"])
+        use_logits = self.logits if logits is None else logits
+        stats = self._frame_stats(pred, gt, video, use_logits)
+        frames = stats.fpr.shape[0]
+        keep = None
+        if real_frames is not None and self.protocol == "canonical" and real_frames < frames:
+            keep = np.arange(frames) < real_frames  # zero-padded frames count only under the official protocol
+        row = agg.semantic_row(stats, keep) if self.subset.is_semantic else agg.binary_row(stats, keep)
+        table = self._rows.setdefault(cond, {})
+        if video in table:
+            for name in self._columns:
+                table[video][name] = table[video][name] + row[name]
+        else:
+            table[video] = {name: np.asarray(row[name], dtype=np.float64) for name in self._columns}
+        if category is not None:
+            self._category.setdefault(video, str(category))
+
+    def _frame_stats(self, pred: Any, gt: Any, video: str, logits: bool) -> Any:
+        where = f"video {video}"
+        if torch_ops.is_tensor(pred) or torch_ops.is_tensor(gt):
+            return self._frame_stats_torch(pred, gt, where, logits)
+        pred = np.asarray(pred)
+        gt = np.asarray(gt)
+        _check_shapes(pred.shape, gt.shape, where)
+        if pred.dtype == object or gt.dtype == object:
+            raise ValidationError(where, ["object arrays are not accepted"])
+        try:
+            if self.subset.is_semantic:
+                return semantic_frame_stats(pred, gt)
+            _check_binary_numpy(pred, logits, where)
+            return binary_frame_stats(pred, gt, logits=logits)
+        except ValueError as exc:
+            raise ValidationError(where, [str(exc)]) from None
+
+    def _frame_stats_torch(self, pred: Any, gt: Any, where: str, logits: bool) -> Any:
+        import torch
+
+        pred = pred if isinstance(pred, torch.Tensor) else torch.as_tensor(np.asarray(pred))
+        gt = gt if isinstance(gt, torch.Tensor) else torch.as_tensor(np.asarray(gt))
+        gt = gt.to(pred.device)
+        _check_shapes(tuple(pred.shape), tuple(gt.shape), where)
+        if self.subset.is_semantic:
+            problems = []
+            for name, x in (("prediction", pred), ("ground truth", gt)):
+                if x.is_floating_point() or x.is_complex():
+                    problems.append(f"{name} must be an integer class map, got dtype {x.dtype}")
+                elif x.numel() and (int(x.min()) < 0 or int(x.max()) >= NUM_CLASSES):
+                    problems.append(f"{name} holds class indices outside 0..{NUM_CLASSES - 1}")
+            if problems:
+                raise ValidationError(where, problems)
+            return torch_ops.to_numpy_semantic(torch_ops.semantic_frame_stats_torch(pred, gt))
+        if pred.is_floating_point():
+            if not bool(torch.isfinite(pred).all()):
+                raise ValidationError(where, ["prediction holds NaN or inf"])
+            if not logits and pred.numel() and (float(pred.min()) < 0 or float(pred.max()) > 1):
+                raise ValidationError(where, ["probabilities outside [0, 1] (pass logits=True for logits)"])
+        elif pred.dtype not in (torch.uint8, torch.bool):
+            raise ValidationError(where, [f"unsupported prediction dtype {pred.dtype} (float, uint8 or bool)"])
+        return torch_ops.to_numpy_binary(torch_ops.binary_frame_stats_torch(pred, gt, logits=logits))
+
+    # ------------------------------------------------------------------ combining
+    def _check_compatible(self, other: "Scorer") -> None:
+        mine = (self.subset, self.protocol, self.batch_size)
+        theirs = (other.subset, other.protocol, other.batch_size)
+        if mine != theirs:
+            raise ValidationError("merge", [f"scorers differ (subset, protocol, batch size): {mine} vs {theirs}"])
+
+    def merge(self, other: "Scorer") -> "Scorer":
+        """Add another scorer's sums into this one (exact; videos new to this scorer are appended)."""
+        self._check_compatible(other)
+        for cond, table in other._rows.items():
+            mine = self._rows.setdefault(cond, {})
+            for video, row in table.items():
+                if video in mine:
+                    for name in self._columns:
+                        mine[video][name] = mine[video][name] + row[name]
+                else:
+                    mine[video] = {name: np.array(row[name], dtype=np.float64) for name in self._columns}
+        for video, cat in other._category.items():
+            self._category.setdefault(video, cat)
+        return self
+
+    def reset(self) -> None:
+        self._rows.clear()
+        self._category.clear()
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Plain arrays only (unicode and float64), so `np.savez` / `np.load(allow_pickle=False)` round-trips."""
+        state: dict[str, np.ndarray] = {
+            "format": np.array(_STATE_FORMAT),
+            "subset": np.array(self.subset.value),
+            "protocol": np.array(self.protocol),
+            "batch_size": np.array(-1 if self.batch_size is None else self.batch_size),
+            "split": np.array("" if self.split is None else self.split),
+            "category_videos": np.array(list(self._category.keys()), dtype=str),
+            "category_names": np.array(list(self._category.values()), dtype=str),
+        }
+        if self.video_order is not None:
+            state["video_order"] = np.array(self.video_order, dtype=str)
+        for cond, table in self._rows.items():
+            state[f"{cond.value}.videos"] = np.array(list(table.keys()), dtype=str)
+            for name, shape in self._columns.items():
+                rows = [table[v][name] for v in table]
+                state[f"{cond.value}.{name}"] = (np.stack(rows) if rows else np.zeros((0, *shape)))
+        return state
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, np.ndarray]) -> "Scorer":
+        try:
+            bs = int(state["batch_size"])
+            order = state.get("video_order")
+            scorer = cls(str(state["subset"]), str(state["protocol"]), None if bs < 0 else bs,
+                         split=str(state["split"]) or None,
+                         video_order=None if order is None else [str(v) for v in order])
+        except KeyError as exc:
+            raise ValidationError("scorer state", [f"missing entry {exc.args[0]!r}"]) from None
+        scorer.load_state_dict(state)
+        return scorer
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Replace this scorer's sums by `state` (which must be for the same subset and protocol)."""
+        problems = []
+        if int(state.get("format", -1)) != _STATE_FORMAT:
+            problems.append(f"unsupported state format {state.get('format')!r}")
+        bs = int(state.get("batch_size", -2))
+        if (str(state.get("subset")), str(state.get("protocol")), None if bs == -1 else bs) != (
+                self.subset.value, self.protocol, self.batch_size):
+            problems.append("state is for another subset, protocol or batch size")
+        if problems:
+            raise ValidationError("scorer state", problems)
+        self.reset()
+        self._category = dict(zip(map(str, state["category_videos"]), map(str, state["category_names"])))
+        for cond in Condition:
+            key = f"{cond.value}.videos"
+            if key not in state:
+                continue
+            videos = [str(v) for v in state[key]]
+            cols = {name: np.asarray(state[f"{cond.value}.{name}"], dtype=np.float64) for name in self._columns}
+            for name, shape in self._columns.items():
+                if cols[name].shape != (len(videos), *shape):
+                    raise ValidationError("scorer state", [f"{cond.value}.{name} has shape {cols[name].shape}"])
+            self._rows[cond] = {v: {name: cols[name][i].copy() for name in self._columns}
+                                for i, v in enumerate(videos)}
+
+    def sync(self, group: Any = None) -> "Scorer":
+        """All-reduce the state over torch.distributed ranks (no-op when not initialised).
+
+        Keys (condition, video, category) are exchanged as padded uint8 tensors, never pickled;
+        the union is ordered by rank, then first-seen order; the sums are all-reduced densely.
+        """
+        dist = _distributed()
+        if dist is None or dist.get_world_size(group) < 2:
+            return self
+        import torch
+
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend(group) == "nccl" \
+            else torch.device("cpu")
+        local = [f"{c.value}\x00{v}\x00{self._category.get(v, '')}" for c, t in self._rows.items() for v in t]
+        keys = _all_gather_strings(local, dist, group, device)
+        union: dict[tuple[Condition, str], int] = {}
+        categories: dict[str, str] = {}
+        for key in keys:
+            cond_s, video, cat = key.split("\x00")
+            union.setdefault((Condition(cond_s), video), len(union))
+            if cat:
+                categories.setdefault(video, cat)
+        n = len(union)
+        dense = {name: np.zeros((n, *shape)) for name, shape in self._columns.items()}
+        for (cond, video), i in union.items():
+            row = self._rows.get(cond, {}).get(video)
+            if row is not None:
+                for name in self._columns:
+                    dense[name][i] = row[name]
+        for name in self._columns:
+            tensor = torch.from_numpy(dense[name]).to(device)
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=group)
+            dense[name] = tensor.cpu().numpy()
+        self._rows = {}
+        for (cond, video), i in union.items():
+            self._rows.setdefault(cond, {})[video] = {name: dense[name][i].copy() for name in self._columns}
+        self._category = categories
+        return self
+
+    # ------------------------------------------------------------------ results
+    def _table(self, cond: Condition, videos: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        rows = self._rows.get(cond, {})
+        names = list(rows) if videos is None else [v for v in videos if v in rows]
+        if self._order_pos is not None:
+            names.sort(key=self._order_pos.__getitem__)
+        if not names:
+            return agg.empty_table(self._columns)
+        return {name: np.stack([rows[v][name] for v in names]) for name in self._columns}
+
+    def compute(self, sync: bool = True) -> Results:
+        """Aggregate everything fed so far (all ranks' data when torch.distributed is running)."""
+        scorer = copy.deepcopy(self).sync() if sync and _distributed() is not None else self
+        return scorer._compute()
+
+    def _compute(self) -> Results:
+        present = [c for c in Condition if self._rows.get(c)]
+        if not present:
+            raise ValidationError("scorer", ["no frames were scored"])
+        tables = {c: self._table(c) for c in present}
+        negatives = [c for c in NEGATIVE_CONDITIONS if c in tables]
+        if self.subset.is_semantic:
+            conditions = {c: _metrics(agg.aggregate_semantic([tables[c]]).overall) for c in present}
+            negative = (_metrics(agg.aggregate_semantic([tables[c] for c in negatives]).overall)
+                        if negatives else None)
+            breakdown = {c: _class_breakdown(agg.aggregate_semantic([tables[c]])) for c in present}
+            kind = "class"
+        else:
+            conditions = {c: _metrics(agg.aggregate_binary([tables[c]], self.batch_size)) for c in present}
+            negative = (_metrics(agg.aggregate_binary([tables[c] for c in negatives], self.batch_size))
+                        if negatives else None)
+            breakdown, kind = self._category_breakdown(present)
+        glob = None
+        positive = conditions.get(Condition.POSITIVE)
+        if positive is not None and negative is not None:
+            glob = GlobalMetrics(agg.g_metric(positive.miou, negative.miou),
+                                 agg.g_metric(positive.f_score, negative.f_score), negative.fpr)
+        return Results(subset=self.subset, protocol=self.protocol, batch_size=self.batch_size,
+                       conditions=conditions, negative=negative, global_=glob, breakdown=breakdown,
+                       breakdown_kind=kind, split=self.split)
+
+    def _category_breakdown(self, present: list[Condition]) -> tuple[dict, str]:
+        """Per S4 category, per-frame (canonical) means whatever the protocol: batches span categories."""
+        if not self._category:
+            return {}, "none"
+        by_cat: dict[str, list[str]] = {}
+        for video, cat in self._category.items():
+            by_cat.setdefault(cat, []).append(video)
+        out: dict[Condition, dict[str, dict[str, float]]] = {}
+        for cond in present:
+            per: dict[str, dict[str, float]] = {}
+            for cat in sorted(by_cat):
+                table = self._table(cond, by_cat[cat])
+                if table["frames"].size:
+                    per[cat] = _metrics(agg.aggregate_binary([table], None)).to_dict()
+            out[cond] = per
+        return out, "category"
+
+
+def _metrics(a: agg.Aggregate) -> Metrics:
+    return Metrics(a.miou, a.f_score, a.fpr, a.frames, dict(a.extra))
+
+
+def _class_breakdown(s: agg.SemanticAggregate) -> dict[str, dict[str, float]]:
+    """Per AVSS class seen in the set: IoU, F and the number of frames where it occurs (union > 0)."""
+    return {AVSS_CLASSES[i]: {"miou": float(s.per_class_iou[i]), "f_score": float(s.per_class_f[i]),
+                              "frames": int(s.class_count[i])}
+            for i in np.flatnonzero(s.class_count > 0)}
+
+
+def _check_shapes(pshape: tuple, gshape: tuple, where: str) -> None:
+    if tuple(pshape) != tuple(gshape):
+        raise ValidationError(where, [f"prediction shape {tuple(pshape)} differs from ground truth shape {tuple(gshape)}"])
+    if len(pshape) not in (2, 3):
+        raise ValidationError(where, [f"expected [T,H,W] or [H,W] arrays, got shape {tuple(pshape)}"])
+
+
+def _check_binary_numpy(pred: np.ndarray, logits: bool, where: str) -> None:
+    if np.issubdtype(pred.dtype, np.floating):
+        if not np.isfinite(pred).all():
+            raise ValidationError(where, ["prediction holds NaN or inf"])
+        if not logits and pred.size and (pred.min() < 0 or pred.max() > 1):
+            raise ValidationError(where, ["probabilities outside [0, 1] (pass logits=True for logits)"])
+    elif pred.dtype not in (np.uint8, np.bool_):
+        raise ValidationError(where, [f"unsupported prediction dtype {pred.dtype} (float, uint8 or bool)"])
+
+
+def _distributed() -> Any:
+    """torch.distributed when it is importable and initialised, else None (torch stays optional)."""
+    import sys
+
+    if "torch" not in sys.modules:
+        return None
+    import torch.distributed as dist
+
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def _all_gather_strings(items: list[str], dist: Any, group: Any, device: Any) -> list[str]:
+    """Gather every rank's strings in rank order, as padded uint8 tensors (no pickle)."""
+    import torch
+
+    blob = "\x01".join(items).encode("utf-8")
+    size = torch.tensor([len(blob)], dtype=torch.int64, device=device)
+    sizes = [torch.zeros_like(size) for _ in range(dist.get_world_size(group))]
+    dist.all_gather(sizes, size, group=group)
+    longest = max(int(s.item()) for s in sizes)
+    buf = torch.zeros(max(longest, 1), dtype=torch.uint8, device=device)
+    buf[: len(blob)] = torch.frombuffer(bytearray(blob), dtype=torch.uint8) if blob else buf[:0]
+    bufs = [torch.zeros_like(buf) for _ in sizes]
+    dist.all_gather(bufs, buf, group=group)
+    out: list[str] = []
+    for b, s in zip(bufs, sizes):
+        n = int(s.item())
+        if n:
+            out.extend(b[:n].cpu().numpy().tobytes().decode("utf-8").split("\x01"))
+    return out
