@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from avsbench_robust.baselines import Baseline
-from avsbench_robust.board.entries import Limits, check_entry, load_entries, npz_problems, parse_json_bytes
+from avsbench_robust.board.entries import (
+    DEFAULT_LIMITS,
+    Limits,
+    check_entry,
+    load_entries,
+    npz_problems,
+    parse_json_bytes,
+)
 from avsbench_robust.board.sanity import sanity_entry_files
 from avsbench_robust.types import Subset
 
@@ -43,7 +50,7 @@ def _set_meta(folder: Path, meta: dict) -> None:
     (folder / "metadata.json").write_text(json.dumps(meta))
 
 
-def _problems(subs: Path, name: str = "good-entry", limits: Limits = Limits()) -> str:
+def _problems(subs: Path, name: str = "good-entry", limits: Limits = DEFAULT_LIMITS) -> str:
     report = load_entries(subs, limits)
     assert name in report.problems, f"expected a problem for {name}, got {report.problems}"
     return " | ".join(report.problems[name])
@@ -128,7 +135,7 @@ def test_symlinked_entry_folder(subs: Path, tmp_path: Path) -> None:
 
 def test_pickle_in_npz(subs: Path) -> None:
     path = subs / "good-entry" / "predictions" / "silence.npz"
-    np.savez_compressed(path, **{"v": np.array([{"evil": 1}], dtype=object)})
+    np.savez_compressed(path, v=np.array([{"evil": 1}], dtype=object))
     assert "object array (a pickle)" in _problems(subs)
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from avsbench_robust.board import paper
 from avsbench_robust.board.entries import Entry
-from avsbench_robust.board.leaderboard import render_all, render_csv, render_markdown
 from avsbench_robust.board.html import render_html
+from avsbench_robust.board.leaderboard import render_all, render_csv, render_markdown
 from avsbench_robust.board.rows import g_metric, row_from_entry
 from avsbench_robust.board.tables import recompute, render_table
 from avsbench_robust.board.text import csv_cell, latex, md

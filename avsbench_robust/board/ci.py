@@ -9,9 +9,9 @@ Problems are collected per entry (one line each), never raised one at a time.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import AVSBRobustError
 from .entries import DEFAULT_LIMITS, Entry, Limits, load_entries
@@ -25,6 +25,7 @@ TOLERANCE = 1e-6
 @dataclass
 class CIReport:
     checked: int = 0
+    entry_names: set[str] = field(default_factory=set)
     rescored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     problems: dict[str, list[str]] = field(default_factory=dict)
@@ -52,7 +53,7 @@ def _paper_drift(submissions: Path, report: CIReport) -> None:
             report.add(folder.name, f"the '{PAPER_PREFIX}' prefix is reserved for the transcribed paper rows")
 
 
-def _rescore(entry: Entry, root_for: Callable[[str], "Path | None"], limits: Limits, report: CIReport) -> None:
+def _rescore(entry: Entry, root_for: Callable[[str], Path | None], limits: Limits, report: CIReport) -> None:
     from .rescore import compare_results, rescore_entry  # the scorer stack loads only when needed
 
     root = root_for(entry.metadata["dataset"])
@@ -84,11 +85,12 @@ def stale_files(entries: list[Entry], out: Path) -> list[str]:
     return stale
 
 
-def run_ci(submissions: Path, leaderboard_dir: Path, root_for: Callable[[str], "Path | None"],
+def run_ci(submissions: Path, leaderboard_dir: Path, root_for: Callable[[str], Path | None],
            rescore: bool = True, limits: Limits = DEFAULT_LIMITS) -> CIReport:
     """All checks; `root_for(dataset)` gives the GT root to re-score against (None: cannot re-score)."""
     report = CIReport()
     loaded = load_entries(submissions, limits)
+    report.entry_names = {e.name for e in loaded.entries} | set(loaded.problems) | set(paper_documents())
     report.checked = len(loaded.entries) + len(loaded.problems)
     for name, errs in loaded.problems.items():
         for err in errs:

@@ -12,10 +12,11 @@ import os
 import re
 import stat
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -79,8 +80,8 @@ class LoadReport:
 # ---------------------------------------------------------------- schemas
 
 
-@lru_cache(maxsize=None)
-def _schema(name: str) -> "dict | None":
+@cache
+def _schema(name: str) -> dict | None:
     path = SCHEMA_DIR / name
     if not path.is_file():
         return None
@@ -220,7 +221,7 @@ def _read_json(path: Path, cap: int, label: str, problems: list[str]) -> Any:
 # ---------------------------------------------------------------- paths
 
 
-def relative_path_problem(rel: str) -> "str | None":
+def relative_path_problem(rel: str) -> str | None:
     """Why a path written in an entry cannot be used (None when it is a plain relative path)."""
     if not isinstance(rel, str) or not rel:
         return "empty path"
@@ -265,7 +266,7 @@ def _walk_tree(entry_dir: Path, limits: Limits, problems: list[str]) -> dict[str
 # ---------------------------------------------------------------- predictions (.npz)
 
 
-def npz_problems(path: Path, limits: Limits = DEFAULT_LIMITS, label: "str | None" = None) -> list[str]:
+def npz_problems(path: Path, limits: Limits = DEFAULT_LIMITS, label: str | None = None) -> list[str]:
     """Inspect a .npz without unpickling or decompressing it wholesale: members, headers, sizes, dtypes."""
     label = label or path.name
     size = path.lstat().st_size
@@ -322,8 +323,8 @@ def _member_problems(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits,
         return [f"{label}: array {key!r} has shape {shape}; expected [T, H, W]"]
     t, h, w = shape
     if not 1 <= t <= limits.max_frames or not (1 <= h <= limits.max_side and 1 <= w <= limits.max_side):
-        return [f"{label}: array {key!r} has shape {shape}; at most {limits.max_frames} frames of "
-                f"{limits.max_side}x{limits.max_side}"]
+        return [(f"{label}: array {key!r} has shape {shape}; at most {limits.max_frames} frames of "
+                f"{limits.max_side}x{limits.max_side}")]
     return []
 
 
@@ -342,7 +343,7 @@ def npz_keys(path: Path) -> list[str]:
 # ---------------------------------------------------------------- one entry
 
 
-def check_entry(entry_dir: Path, limits: Limits = DEFAULT_LIMITS) -> "tuple[Entry | None, list[str]]":
+def check_entry(entry_dir: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Entry | None, list[str]]:
     """Validate one entry folder; returns (entry or None, problems). Never raises on bad content."""
     name = entry_dir.name
     problems: list[str] = []
@@ -353,7 +354,7 @@ def check_entry(entry_dir: Path, limits: Limits = DEFAULT_LIMITS) -> "tuple[Entr
         return None, problems + ["the entry folder is a symlink"]
     files = _walk_tree(entry_dir, limits, problems)
     for required in (METADATA, RESULTS):
-        if required not in files:
+        if required not in files and not (entry_dir / required).is_symlink():
             problems.append(f"missing {required}")
     if problems:
         return None, problems

@@ -124,8 +124,8 @@ def _scatter(title: str, rows: list[BoardRow]) -> str:
     pw, ph = w - ml - mr, hgt - mt - mb
     top = max([0.05] + [r.neg_fpr for _, r in pts])
     ymax = -(-top * 20 // 1) / 20  # round up to a multiple of 0.05
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{hgt}" viewBox="0 0 {w} {hgt}" '
-             f'role="img" aria-label="{h(title)}">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{hgt}" viewBox="0 0 {w} {hgt}" '
+             f'role="img" aria-label="{h(title)}">'),
              f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fbfbfb" stroke="#999"/>']
     for k in range(5):
         xv = k / 4

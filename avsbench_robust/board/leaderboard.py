@@ -90,7 +90,7 @@ def render_csv(rows: list[BoardRow]) -> str:
     return buf.getvalue()
 
 
-def _csv_float(value: "str | float | int") -> "str | int":
+def _csv_float(value: str | float) -> str | int:
     """repr() round-trips a float exactly and does not depend on locale."""
     return repr(value) if isinstance(value, float) else value
 

@@ -53,7 +53,7 @@ class PaperRow:
     model: str
     variant: str
     citation: str
-    code: "str | None"
+    code: str | None
     printed: tuple[str, ...]
     bold: tuple[str, ...] = ()
     note: str = ""

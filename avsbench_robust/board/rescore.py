@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,9 +45,9 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
 def score_predictions(
     index: pd.DataFrame,
     subset: Subset,
-    split: "str | None",
+    split: str | None,
     protocol: str,
-    batch_size: "int | None",
+    batch_size: int | None,
     predictions: Mapping[Condition, Callable[[], Iterator[tuple[str, np.ndarray]]]],
 ) -> Results:
     """Score per-condition (video -> [T,H,W]) arrays against the GT of `index`; every clip must be present once."""

@@ -14,7 +14,7 @@ from .entries import Entry
 DATASET_LABEL = {"avsbench": "AVSBench", "synthetic": "synthetic sanity set"}
 
 
-def g_metric(pos: "float | None", neg: "float | None") -> "float | None":
+def g_metric(pos: float | None, neg: float | None) -> float | None:
     """Harmonic mean of the positive score and (1 - negative score), SPEC §3 (0 when both terms are 0)."""
     if pos is None or neg is None:
         return None
@@ -30,32 +30,32 @@ class BoardRow:
     dataset: str
     model: str
     variant: str
-    backbone: "str | None"
+    backbone: str | None
     source: str
     protocol: str
-    batch_size: "int | None"
-    eval_size: "int | None"
-    toolkit_version: "str | None"
+    batch_size: int | None
+    eval_size: int | None
+    toolkit_version: str | None
     command: str
     date: str
-    paper_url: "str | None"
-    code_url: "str | None"
+    paper_url: str | None
+    code_url: str | None
     notes: str
-    pos_miou: "float | None"
-    pos_f: "float | None"
-    neg_miou: "float | None"
-    neg_f: "float | None"
-    neg_fpr: "float | None"
+    pos_miou: float | None
+    pos_f: float | None
+    neg_miou: float | None
+    neg_f: float | None
+    neg_fpr: float | None
     neg_scope: str
-    fpr_by_condition: tuple[tuple[str, "float | None"], ...]
-    g_miou: "float | None"
-    g_f: "float | None"
-    g_fpr: "float | None"
-    g_miou_recomputed: "float | None"
-    g_f_recomputed: "float | None"
-    g_fpr_recomputed: "float | None"
-    frames: "int | None"
-    transcription: "dict | None"
+    fpr_by_condition: tuple[tuple[str, float | None], ...]
+    g_miou: float | None
+    g_f: float | None
+    g_fpr: float | None
+    g_miou_recomputed: float | None
+    g_f_recomputed: float | None
+    g_fpr_recomputed: float | None
+    frames: int | None
+    transcription: dict | None
 
     @property
     def display_name(self) -> str:
@@ -74,16 +74,16 @@ class BoardRow:
         return ", ".join(bits)
 
 
-def _num(value: Any) -> "float | None":
+def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _cond(results: dict, cond: str, key: str) -> "float | None":
+def _cond(results: dict, cond: str, key: str) -> float | None:
     block = (results.get("conditions") or {}).get(cond) or {}
     return _num(block.get(key)) if isinstance(block, dict) else None
 
 
-def _frames(results: dict) -> "int | None":
+def _frames(results: dict) -> int | None:
     total = 0
     found = False
     for block in (results.get("conditions") or {}).values():
@@ -93,7 +93,7 @@ def _frames(results: dict) -> "int | None":
     return total if found else None
 
 
-def _eval_size(meta: dict, results: dict) -> "int | None":
+def _eval_size(meta: dict, results: dict) -> int | None:
     if isinstance(meta.get("eval_size"), int):
         return meta["eval_size"]
     prov = results.get("provenance") or {}

@@ -78,7 +78,7 @@ def sanity_entry_files(root: Path, subset: Subset, baseline: Baseline) -> dict[s
     return files
 
 
-def write_sanity_entries(submissions: Path, root: "Path | None" = None) -> list[Path]:
+def write_sanity_entries(submissions: Path, root: Path | None = None) -> list[Path]:
     root = resolve_root(root)
     written = []
     for subset in Subset:

@@ -53,7 +53,7 @@ def _reachable(printed_g: str, pos: str, neg: str) -> bool:
     return g_lo is not None and g_hi is not None and g_lo <= t_hi + 1e-12 and t_lo <= g_hi + 1e-12
 
 
-def recompute(printed: dict[str, str]) -> "Recomputed | None":
+def recompute(printed: dict[str, str]) -> Recomputed | None:
     """G-metrics from Table 1's printed positive and unseen columns (None for Table 2: no columns)."""
     if "pos_miou" not in printed:
         return None
@@ -144,8 +144,8 @@ def table1_latex(rows: list[BoardRow]) -> str:
         r"\centering",
         r"\begin{tabular}{ll" + "r" * len(cols) + "|rrr}",
         r"\toprule",
-        r"Test set & Model & \multicolumn{3}{c}{Global metric} & \multicolumn{2}{c}{Positive audio input} & "
-        r"\multicolumn{3}{c|}{Unseen Audio} & \multicolumn{3}{c}{Recomputed} \\",
+        (r"Test set & Model & \multicolumn{3}{c}{Global metric} & \multicolumn{2}{c}{Positive audio input} & "
+        r"\multicolumn{3}{c|}{Unseen Audio} & \multicolumn{3}{c}{Recomputed} \\"),
         " & & " + " & ".join(LATEX_HEADERS[k] for k in cols) + r" & G-mIoU & G-F & FPR \\",
         r"\midrule",
     ]
@@ -161,8 +161,8 @@ def table1_latex(rows: list[BoardRow]) -> str:
         out.append(r"\midrule" if subset is Subset.S4 else r"\bottomrule")
     out += [
         r"\end{tabular}",
-        r"\caption{Table 1 of the paper as printed; right: G-metrics recomputed from the printed columns. "
-        r"Unseen Audio is one negative condition (off-screen sound from classes outside AVSBench).}",
+        (r"\caption{Table 1 of the paper as printed; right: G-metrics recomputed from the printed columns. "
+        r"Unseen Audio is one negative condition (off-screen sound from classes outside AVSBench).}"),
         r"\end{table*}",
     ]
     return "\n".join(out) + "\n"

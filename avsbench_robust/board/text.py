@@ -35,7 +35,7 @@ def h(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def csv_cell(value: object) -> "str | float | int":
+def csv_cell(value: object) -> str | float | int:
     """Numbers stay numbers; strings that a spreadsheet would run as a formula get a leading quote."""
     if value is None:
         return ""
@@ -45,9 +45,9 @@ def csv_cell(value: object) -> "str | float | int":
     return "'" + text if text.startswith(CSV_TRIGGERS) else text
 
 
-def pct(value: "float | None", digits: int = 2) -> str:
+def pct(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{100.0 * value:.{digits}f}"
 
 
-def frac(value: "float | None", digits: int = 3) -> str:
+def frac(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"

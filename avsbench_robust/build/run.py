@@ -168,6 +168,16 @@ def process_clip(task: ClipTask) -> dict:
                         "total": total}}
 
 
+def _process_guarded(task: ClipTask) -> dict:
+    """`process_clip`, with user-fixable errors returned as data (our exceptions do not survive pickling)."""
+    try:
+        return process_clip(task)
+    except InputFileError as exc:
+        return {"_error": [str(exc.path), exc.problem]}
+    except AVSBRobustError as exc:
+        return {"_error": [None, str(exc)]}
+
+
 @contextlib.contextmanager
 def _mapper(workers: int) -> Iterator[Callable]:
     """`imap_unordered` over a spawn pool (one BLAS thread per worker), or in-process for one worker."""
@@ -377,7 +387,10 @@ def build(
                disable=None if progress is None else not progress, file=sys.stderr)
     try:
         with _mapper(workers) as imap:
-            for rec in imap(process_clip, tasks):
+            for rec in imap(_process_guarded, tasks):
+                if "_error" in rec:
+                    path, problem = rec["_error"]
+                    raise InputFileError(path, problem) if path else AVSBRobustError(problem)
                 for k, v in rec.pop("_timing").items():
                     timing[k] += v
                 i_key = (rec["split"], rec["video"])

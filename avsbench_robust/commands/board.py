@@ -57,14 +57,14 @@ def _table_command(table: str) -> click.Command:
 @click.option("--root", type=click.Path(path_type=Path), default=None,
               help="AVSBench root, to re-score entries whose predictions are on the real dataset.")
 @click.option("--no-rescore", is_flag=True, help="Skip re-scoring shipped predictions (schema and files only).")
-def ci_command(submissions: Path, leaderboard_dir: Path, root: "Path | None", no_rescore: bool) -> None:
+def ci_command(submissions: Path, leaderboard_dir: Path, root: Path | None, no_rescore: bool) -> None:
     """Validate every entry, re-score shipped predictions (tolerance 1e-6), check the leaderboard is current.
 
     Prints one line per broken entry and exits with status 2 if anything is wrong."""
     from ..board.ci import run_ci
     from ..board.entries import format_problems
 
-    def root_for(dataset: str) -> "Path | None":
+    def root_for(dataset: str) -> Path | None:
         if dataset == "synthetic":
             from ..data.default import synthetic_root
 
@@ -77,8 +77,10 @@ def ci_command(submissions: Path, leaderboard_dir: Path, root: "Path | None", no
     if not report.ok:
         for line in format_problems(report.problems):
             click.echo(f"FAIL {line}", err=True)
-        raise ValidationError("ci", [f"{len(report.problems)} of {report.checked} entries (or the leaderboard) "
-                                     f"have problems; see the FAIL lines above"])
+        broken = sum(1 for name in report.problems if name in report.entry_names)
+        raise ValidationError("ci", [(f"{broken} of {report.checked} entries broken"
+                                     f"{'' if broken == len(report.problems) else ' (and the leaderboard check failed)'}; "
+                                     f"see the FAIL lines above")])
     click.echo(f"ok: {report.checked} entries valid, {len(report.rescored)} re-scored within 1e-6, "
                f"leaderboard up to date")
 

@@ -139,6 +139,28 @@ def _reverse_cumsum_tail(hist: np.ndarray) -> np.ndarray:
     return tail[:, 1:]
 
 
+#: Frames per bincount call: 8 x 512 bins stay in L1 cache, which is ~3x faster than one huge call.
+_HIST_CHUNK = 8
+
+
+def _joint_histogram(counts: np.ndarray, obj: np.ndarray) -> np.ndarray:
+    """[T, 2, 256] histogram of threshold counts, split by GT background (0) / object (1).
+
+    Bin = frame_in_chunk * 512 + is_object * 256 + count, as uint16, one bincount per chunk of frames.
+    """
+    t = counts.shape[0]
+    bins = 2 * (NUM_THRESHOLDS + 1)
+    out = np.empty((t, bins), dtype=np.int64)
+    offsets = (np.arange(_HIST_CHUNK, dtype=np.uint16) * np.uint16(bins))[:, None, None]
+    for s in range(0, t, _HIST_CHUNK):
+        n = min(_HIST_CHUNK, t - s)
+        idx = obj[s:s + n].view(np.uint8).astype(np.uint16) << np.uint16(8)
+        idx |= counts[s:s + n]
+        idx += offsets[:n]
+        out[s:s + n] = np.bincount(idx.reshape(-1), minlength=n * bins).reshape(n, bins)
+    return out.reshape(t, 2, NUM_THRESHOLDS + 1)
+
+
 def binary_frame_stats(pred: np.ndarray, gt: np.ndarray, logits: bool = False) -> BinaryFrameStats:
     """All per-frame binary metrics of `pred` ([T,H,W] or [H,W]) against `gt` (non-zero = object)."""
     pred = np.asarray(pred)
@@ -158,11 +180,7 @@ def binary_frame_stats(pred: np.ndarray, gt: np.ndarray, logits: bool = False) -
         prob = to_probability(pred, logits=logits)
         counts = threshold_counts(prob)
         fg = prob > np.float32(0.5)
-    # one bincount gives both histograms: bin = (frame * 2 + is_object) * 256 + threshold count
-    bins = NUM_THRESHOLDS + 1
-    base = obj.astype(np.int32) * np.int32(bins) + (np.arange(t, dtype=np.int32) * np.int32(2 * bins))[:, None, None]
-    base += counts
-    hist = np.bincount(base.reshape(-1), minlength=t * 2 * bins).reshape(t, 2, bins)
+    hist = _joint_histogram(counts, obj)
     tp_hist = hist[:, 1]
     pp_hist = hist[:, 0] + tp_hist
     pp = _reverse_cumsum_tail(pp_hist)

@@ -1,0 +1,292 @@
+"""Train a reference model (TPAVI / AVSegFormer, optionally +CGSL) with negative audio pairs.
+
+Run directory (`--out RUN`):
+  RUN/model.pt        plain {name: tensor} state dict of the AVSNet (torch.save of tensors only)
+  RUN/optimizer.pt    optimizer state (tensors and numbers only; loaded with weights_only=True)
+  RUN/checkpoint.json model/train config, seed, git revision, epoch done, per-epoch losses and validation
+Re-running the same command resumes after the last finished epoch; a different config is refused.
+Works under `torchrun` (DDP: gloo on CPU, nccl on CUDA); bf16 autocast on CUDA.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ._version import __version__
+from .errors import InputFileError, ValidationError
+from .io_utils import atomic_path, atomic_write_text
+from .models import AVSNet, build_model
+from .models.configs import ModelConfig, TrainConfig, from_dict, to_dict
+from .models.inputs import Clip, FeatureSource, clip_arrays, clips_from_index
+from .models.losses import total_loss
+from .types import Condition, Split, Subset
+
+CHECKPOINT_JSON = "checkpoint.json"
+MODEL_FILE = "model.pt"
+OPTIM_FILE = "optimizer.pt"
+
+
+# ---------------------------------------------------------------- pure planning
+def epoch_plan(n_clips: int, neg_ratio: float, neg_conditions: tuple[str, ...], seed: int, epoch: int) -> list[tuple[int, str]]:
+    """(clip index, condition) for one epoch, shuffled: round(neg_ratio * n) clips get a negative audio
+    (conditions taken in turn, e.g. silence/offscreen half each), the rest keep their own audio.
+    Deterministic in (seed, epoch)."""
+    if not 0.0 <= neg_ratio < 1.0:
+        raise ValidationError("training", [f"--neg-ratio must be in [0, 1), got {neg_ratio}"])
+    rng = np.random.default_rng([seed, epoch, 0x5EED])
+    n_neg = int(round(neg_ratio * n_clips)) if neg_conditions else 0
+    negs = rng.permutation(n_clips)[:n_neg]
+    conds = [Condition.POSITIVE.value] * n_clips
+    for j, i in enumerate(negs):
+        conds[int(i)] = neg_conditions[j % len(neg_conditions)]
+    order = rng.permutation(n_clips)
+    return [(int(i), conds[int(i)]) for i in order]
+
+
+def shard(plan: list, rank: int, world: int, batch: int) -> list[list]:
+    """This rank's batches; every rank gets the same number (the plan wraps around), so DDP never waits."""
+    per_rank = -(-len(plan) // world)
+    per_rank = -(-per_rank // batch) * batch
+    total = per_rank * world
+    full = [plan[i % len(plan)] for i in range(total)]
+    mine = full[rank::world]
+    return [mine[i:i + batch] for i in range(0, len(mine), batch)]
+
+
+def collate(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    """Clips -> one [B*T, ...] batch (the layout both originals feed their models)."""
+    return {k: torch.from_numpy(np.concatenate([it[k] for it in items])) for k in items[0]}
+
+
+# ---------------------------------------------------------------- environment
+@dataclasses.dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: "str | None" = None) -> tuple[Dist, torch.device]:
+    """DDP from torchrun's env (gloo on CPU, nccl on CUDA); a single process otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        dev = torch.device("cuda", local)
+        torch.cuda.set_device(dev)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return Dist(rank, world, local), dev
+
+
+def git_revision() -> str:
+    """The checkout's commit (read-only git), or 'unknown'."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _save_tensors(path: Path, obj) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_checkpoint(run: "str | Path") -> tuple[dict, dict[str, torch.Tensor]]:
+    """(checkpoint.json content, model state dict) of a run folder or of its model.pt."""
+    run = Path(run)
+    folder = run.parent if run.is_file() else run
+    meta_path = folder / CHECKPOINT_JSON
+    if not meta_path.is_file():
+        raise InputFileError(meta_path, "not a training run (checkpoint.json missing)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputFileError(meta_path, f"not valid JSON ({exc})") from None
+    model_path = folder / MODEL_FILE
+    if not model_path.is_file():
+        raise InputFileError(model_path, "model weights missing")
+    from .models.pretrained import read_state_dict
+
+    return meta, read_state_dict(model_path)
+
+
+# ---------------------------------------------------------------- validation
+@torch.no_grad()
+def validate(net: AVSNet, clips: list[Clip], features: FeatureSource, mcfg: ModelConfig, device: torch.device,
+             conditions=(Condition.POSITIVE, Condition.SILENCE), batch: int = 4) -> dict:
+    """Canonical metrics (the project's Scorer) on a few conditions of the validation split."""
+    from .scorer import Scorer
+
+    net.eval()
+    scorer = Scorer(mcfg.subset)
+    for cond in conditions:
+        for i in range(0, len(clips), batch):
+            chunk = clips[i:i + batch]
+            items = [clip_arrays(c, cond, features, mcfg.frames, mcfg.image_size, original_gt=True) for c in chunk]
+            b = collate(items)
+            with _autocast(device):
+                out = net(b["frames"].to(device), b["audio"].to(device), b["frame_mask"].to(device) if mcfg.semantic else None)
+            logits = out.logits.float().cpu()
+            for j, c in enumerate(chunk):
+                sl = slice(j * mcfg.frames, j * mcfg.frames + len(c.frame_paths))
+                keep = b["valid"][sl] > 0
+                if not keep.any():
+                    continue
+                if mcfg.semantic:
+                    scorer.update(cond, logits[sl].argmax(1)[keep], b["gt"][sl][keep], video=c.video)
+                else:
+                    scorer.update(cond, torch.sigmoid(logits[sl, 0])[keep], b["gt"][sl, 0][keep], video=c.video)
+    res = scorer.compute().to_dict()
+    net.train()
+    return res
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+# ---------------------------------------------------------------- training
+def _unused_official_params(net: AVSNet) -> list[str]:
+    """Parameters the originals carry but never run (B2_ResNet branch 2, TPAVI path4.resConfUnit1)."""
+    names = []
+    for n, _ in net.named_parameters():
+        if n.startswith(("model.resnet.layer3_2.", "model.resnet.layer4_2.", "model.path4.resConfUnit1.")):
+            names.append(n)
+    return names
+
+
+def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: "Path | None" = None, build_out: "Path | None" = None,
+          weights_dir: "Path | None" = None, out: Path, device: "str | None" = None,
+          progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Train (or resume) into `out`; returns the final checkpoint.json content."""
+    from .data.avsbench import load_index
+    from .data.default import resolve_root
+
+    dist, dev = init_distributed(device)
+    out = Path(out)
+    root = resolve_root(root, announce=dist.main)
+    subset = Subset.parse(mcfg.subset)
+    clips = clips_from_index(load_index(root, subset))
+    train_clips = [c for c in clips if c.split == Split.TRAIN.value]
+    val_clips = [c for c in clips if c.split == Split.VAL.value]
+    if not train_clips:
+        raise ValidationError(f"AVSBench root {root}", [f"{subset.value.upper()} has no training clips"])
+    features = FeatureSource(subset, clips, build_out)
+
+    torch.manual_seed(tcfg.seed)
+    net = build_model(mcfg, weights_dir, log=log if dist.main else (lambda s: None)).to(dev)
+    unused = set(_unused_official_params(net))
+    for n, p in net.named_parameters():
+        if n in unused:
+            p.requires_grad_(False)
+    backbone_params = [p for p in net.backbone().parameters() if p.requires_grad]
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if tcfg.optimizer == "adamw" else torch.optim.Adam
+    opt = opt_cls(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+
+    meta = {"format": "avsb-robust-run/1", "toolkit_version": __version__, "model_config": to_dict(mcfg),
+            "train_config": to_dict(tcfg), "seed": tcfg.seed, "git_revision": git_revision(),
+            "root": str(root), "build_out": None if build_out is None else str(build_out),
+            "weights_dir": None if weights_dir is None else str(weights_dir), "world_size": dist.world,
+            "epochs_done": 0, "history": []}
+    start = 0
+    meta_path = out / CHECKPOINT_JSON
+    if meta_path.is_file():
+        prev, state = load_checkpoint(out)
+        if prev.get("model_config") != meta["model_config"] or {k: v for k, v in prev.get("train_config", {}).items() if k != "epochs"} != \
+                {k: v for k, v in meta["train_config"].items() if k != "epochs"}:
+            raise ValidationError(f"run folder {out}", ["holds a run with a different configuration; use another --out"])
+        net.load_state_dict(state, strict=True)
+        opt_path = out / OPTIM_FILE
+        if opt_path.is_file():
+            opt.load_state_dict(torch.load(opt_path, map_location=dev, weights_only=True))
+        start = int(prev.get("epochs_done", 0))
+        meta["history"] = prev.get("history", [])
+        meta["epochs_done"] = start
+        if dist.main:
+            log(f"resuming {out} after epoch {start}")
+
+    model = net
+    if dist.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[dev.index] if dev.type == "cuda" else None, find_unused_parameters=True)
+
+    from tqdm import tqdm
+
+    for epoch in range(start, tcfg.epochs):
+        # AVSegFormer's warm-up: backbone kept fixed by dropping its gradients before the step
+        # (toggling requires_grad would desynchronise DDP's reducer).
+        freeze = epoch < tcfg.freeze_backbone_epochs
+        net.train()
+        plan = epoch_plan(len(train_clips), tcfg.neg_ratio, tcfg.neg_conditions, tcfg.seed, epoch)
+        batches = shard(plan, dist.rank, dist.world, tcfg.batch_clips)
+        sums: dict[str, float] = {}
+        t0 = time.perf_counter()
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{tcfg.epochs}", disable=not (progress and dist.main), leave=False)
+        for batch in bar:
+            b = collate([clip_arrays(train_clips[i], cond, features, mcfg.frames, mcfg.image_size) for i, cond in batch])
+            b = {k: v.to(dev, non_blocking=True) for k, v in b.items()}
+            fmask = b["frame_mask"] if mcfg.semantic else None
+            with _autocast(dev):
+                outp = model(b["frames"], b["audio"], fmask)
+            loss, parts = total_loss(mcfg, tcfg, outp, b["gt"], b["valid"] * b["frame_mask"], b["positive"], fmask)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if freeze:
+                for p in backbone_params:
+                    p.grad = None
+            opt.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix(loss=f"{parts['total']:.4f}")
+        n = max(len(batches), 1)
+        entry = {"epoch": epoch + 1, "loss": {k: v / n for k, v in sums.items()},
+                 "seconds": round(time.perf_counter() - t0, 3)}
+        if dist.main and val_clips and tcfg.val_every and ((epoch + 1) % tcfg.val_every == 0 or epoch + 1 == tcfg.epochs):
+            entry["validation"] = _summary(validate(net, val_clips, features, mcfg, dev))
+        if dist.main:
+            meta["history"].append(entry)
+            meta["epochs_done"] = epoch + 1
+            meta["validation"] = entry.get("validation", meta.get("validation"))
+            _save_tensors(out / MODEL_FILE, {k: v.detach().cpu() for k, v in net.state_dict().items()})
+            _save_tensors(out / OPTIM_FILE, opt.state_dict())
+            atomic_write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+            log(f"epoch {epoch + 1}/{tcfg.epochs}: loss {entry['loss'].get('total', float('nan')):.4f}"
+                + (f", val {entry['validation']}" if "validation" in entry else ""))
+        if dist.world > 1:
+            torch.distributed.barrier()
+    return meta
+
+
+def _summary(results: dict) -> dict:
+    """A few headline numbers from Results.to_dict() for the checkpoint and the log."""
+    out: dict = {}
+    conds = results.get("conditions", {})
+    for cond, vals in conds.items():
+        for key in ("miou", "f_score", "fpr"):
+            if isinstance(vals, dict) and key in vals and isinstance(vals[key], (int, float)):
+                out[f"{cond}_{key}"] = round(float(vals[key]), 6)
+    for key, val in (results.get("global") or {}).items():
+        if isinstance(val, (int, float)):
+            out[key] = round(float(val), 6)
+    return out

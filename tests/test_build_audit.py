@@ -1,0 +1,91 @@
+"""A real killed build resumed to identical bytes, and the leak audit on the result (AVSS, all splits, both durations)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avsbench_robust.build.audit import audit, cv_accuracy
+from avsbench_robust.build.layout import JOURNAL_DIR, MANIFEST_NAME
+from avsbench_robust.build.manifest import read_manifest, verify
+from avsbench_robust.build.run import build
+from avsbench_robust.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tree_files(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def avss_built(synth_root, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("avss") / "ref"
+    build("avss", root=synth_root, out=out, split="all", progress=False)
+    return out
+
+
+@pytest.mark.slow
+def test_killed_build_resumes_to_identical_bytes(synth_root, avss_built, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "avsbench_robust.cli", "build", "--subset", "avss", "--split", "all",
+           "--root", str(synth_root), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    journal = out / JOURNAL_DIR / "clips"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.is_dir() and len(list(journal.glob("*.json"))) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the build ended before it could be killed: {proc.stderr.read().decode()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / MANIFEST_NAME).exists()
+    done = len(list(journal.glob("*.json")))
+    n = len(read_manifest(avss_built)["clips"])
+    assert 3 <= done < n
+    result = build("avss", root=synth_root, out=out, split="all", progress=False)
+    assert result.reused >= done and result.built == n - result.reused
+    assert tree_files(out) == tree_files(avss_built)
+    assert verify(out) == []
+
+
+def test_avss_shapes_and_pairing_by_duration(avss_built):
+    m = read_manifest(avss_built)
+    labels = {c["label"] for c in m["clips"]}
+    assert {"v1s", "v1m", "v2"} <= labels
+    by = {(c["split"], c["video"]): c for c in m["clips"]}
+    for c in m["clips"]:
+        n = 10 if c["label"] == "v2" else 5
+        assert all(o["features_shape"] == [n, 1, 96, 64] for o in c["outputs"].values())
+        assert c["outputs"]["noise"]["seconds"] == float(n)
+        src = by[(c["split"], c["outputs"]["offscreen"]["source_video"])]
+        assert src["seconds"] == c["seconds"]
+        assert np.load(avss_built / c["outputs"]["positive"]["features"]).shape[0] == n
+
+
+def test_audit_separates_content_not_pipeline(avss_built):
+    rows = {r.condition: r for r in audit(avss_built, folds=5, simulate_authors=True)}
+    assert rows["silence"].accuracy >= 0.95 and rows["noise"].accuracy >= 0.95
+    assert rows["offscreen"].clips >= 10
+    assert rows["offscreen"].accuracy <= 0.7 and "near chance" in rows["offscreen"].verdict
+    assert rows["offscreen (authors' pipeline, simulated)"].accuracy >= 0.9
+
+
+def test_audit_command_prints_the_table(avss_built, capsys):
+    main(["audit", str(avss_built)])
+    out = capsys.readouterr().out
+    assert "offscreen" in out and "separable by content" in out and "chance = 0.50" in out
+
+
+def test_cv_accuracy_detects_a_shift_and_not_noise():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 8))
+    assert cv_accuracy(a, rng.normal(size=(40, 8)) + 2.0)[0] > 0.95
+    assert abs(cv_accuracy(a, rng.normal(size=(40, 8)))[0] - 0.5) < 0.2
