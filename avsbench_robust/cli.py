@@ -20,8 +20,10 @@ def _register() -> None:
     from .commands import board as board_cmds
     from .commands import build as build_cmds
     from .commands import data as data_cmds
+    from .commands import models as models_cmds
+    from .commands import score as score_cmds
 
-    for command in (*data_cmds.COMMANDS, *board_cmds.COMMANDS, *build_cmds.COMMANDS,):
+    for command in (*data_cmds.COMMANDS, *board_cmds.COMMANDS, *build_cmds.COMMANDS, *models_cmds.COMMANDS, *score_cmds.COMMANDS,):
         cli.add_command(command)
 
 

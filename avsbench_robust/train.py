@@ -177,8 +177,12 @@ def _unused_official_params(net: AVSNet) -> list[str]:
 
 def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: "Path | None" = None, build_out: "Path | None" = None,
           weights_dir: "Path | None" = None, out: Path, device: "str | None" = None,
-          progress: bool = True, log: Callable[[str], None] = print) -> dict:
-    """Train (or resume) into `out`; returns the final checkpoint.json content."""
+          progress: bool = True, log: Callable[[str], None] = print,
+          on_epoch_end: "Callable[[AVSNet, int], None] | None" = None) -> dict:
+    """Train (or resume) into `out`; returns the final checkpoint.json content.
+
+    `on_epoch_end(net, epoch)` runs on every rank after each epoch (tests check DDP sync with it).
+    """
     from .data.avsbench import load_index
     from .data.default import resolve_root
 
@@ -189,6 +193,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: "Path | None" = None, b
     clips = clips_from_index(load_index(root, subset))
     train_clips = [c for c in clips if c.split == Split.TRAIN.value]
     val_clips = [c for c in clips if c.split == Split.VAL.value]
+    if tcfg.limit_clips:
+        train_clips, val_clips = train_clips[:tcfg.limit_clips], val_clips[:tcfg.limit_clips]
     if not train_clips:
         raise ValidationError(f"AVSBench root {root}", [f"{subset.value.upper()} has no training clips"])
     features = FeatureSource(subset, clips, build_out)
@@ -213,8 +219,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: "Path | None" = None, b
     meta_path = out / CHECKPOINT_JSON
     if meta_path.is_file():
         prev, state = load_checkpoint(out)
-        if prev.get("model_config") != meta["model_config"] or {k: v for k, v in prev.get("train_config", {}).items() if k != "epochs"} != \
-                {k: v for k, v in meta["train_config"].items() if k != "epochs"}:
+        if _comparable(prev.get("model_config")) != _comparable(meta["model_config"]) or \
+                _comparable(prev.get("train_config"), "epochs") != _comparable(meta["train_config"], "epochs"):
             raise ValidationError(f"run folder {out}", ["holds a run with a different configuration; use another --out"])
         net.load_state_dict(state, strict=True)
         opt_path = out / OPTIM_FILE
@@ -273,9 +279,16 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: "Path | None" = None, b
             atomic_write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
             log(f"epoch {epoch + 1}/{tcfg.epochs}: loss {entry['loss'].get('total', float('nan')):.4f}"
                 + (f", val {entry['validation']}" if "validation" in entry else ""))
+        if on_epoch_end is not None:
+            on_epoch_end(net, epoch + 1)
         if dist.world > 1:
             torch.distributed.barrier()
     return meta
+
+
+def _comparable(cfg: "dict | None", *ignore: str) -> dict:
+    """A config as it reads back from JSON (tuples -> lists), minus keys allowed to change on resume."""
+    return {k: v for k, v in json.loads(json.dumps(cfg or {})).items() if k not in ignore}
 
 
 def _summary(results: dict) -> dict:

@@ -1,7 +1,6 @@
 """A real killed build resumed to identical bytes, and the leak audit on the result (AVSS, all splits, both durations)."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

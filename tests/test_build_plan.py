@@ -22,7 +22,7 @@ def table(rows: list[tuple], seconds: float = 5.0) -> pd.DataFrame:
     recs = []
     for split, video, what in rows:
         cat, objs = (what, ()) if isinstance(what, str) else ("", tuple(what))
-        recs.append(dict(split=split, video=video, category=cat, objects=objs, label="", audio_seconds=seconds))
+        recs.append({"split": split, "video": video, "category": cat, "objects": objs, "label": "", "audio_seconds": seconds})
     return pd.DataFrame(recs)
 
 

@@ -1,8 +1,6 @@
 """End-to-end builds on real files from the synthetic generator: invariants, determinism, resume, verify, bad input."""
 from __future__ import annotations
 
-import filecmp
-import json
 import shutil
 from pathlib import Path
 
@@ -101,6 +99,8 @@ def test_resume_redoes_only_damaged_clips(built_s4, s4_root, tmp_path):
     a, b = m["clips"][0], m["clips"][3]
     (out / a["outputs"]["noise"]["wav"]).unlink()
     (out / b["outputs"]["positive"]["features"]).write_bytes(b"damaged")
+    stale = out / Path(a["outputs"]["fused"]["wav"]).parent / ".x.wav.abc123.tmp.wav"  # as a killed writer leaves it
+    stale.write_bytes(b"RIFF half")
     untouched = out / m["clips"][1]["outputs"]["fused"]["wav"]
     before = untouched.stat().st_mtime_ns
     result = build("s4", root=s4_root, out=out, split="all", progress=False)
@@ -158,7 +158,7 @@ def test_other_rates_channels_lengths_and_golden_parity(synth_root, tmp_path):
     out = tmp_path / "out"
     build("s4", root=root, out=out, split="test", progress=False, conditions=["positive", "silence", "offscreen"])
     clips = {c["source"]["path"]: c for c in read_manifest(out)["clips"]}
-    rel = lambda p: p.relative_to(root).as_posix()  # noqa: E731
+    rel = lambda p: p.relative_to(root).as_posix()
     c0, c1 = clips[rel(wavs[0])], clips[rel(wavs[1])]
     assert c0["adjustments"] == {}
     np.testing.assert_array_equal(np.load(out / c0["outputs"]["positive"]["features"]), golden["tone_16k_mono_5s"])
@@ -180,7 +180,8 @@ def test_other_rates_channels_lengths_and_golden_parity(synth_root, tmp_path):
     c0, c1 = clips[rel(wavs[0])], clips[rel(wavs[1])]
     assert c0["adjustments"] == {"resampled": [48000, 16000], "short": [3.0, 5.0]}
     feats = np.load(out2 / c0["outputs"]["positive"]["features"])
-    assert np.abs(feats - golden["tone_48k_mono_3s"]).mean() < 5e-3
+    diff = np.abs(feats - golden["tone_48k_mono_3s"])
+    assert diff.mean() < 1e-3 and diff.max() < 0.05  # seen: 2.3e-4 / 4.1e-3 (PCM16 storage of the resampled clip)
     np.testing.assert_array_equal(feats[3], feats[2])  # repeated, not a silent tail
     assert c0["outputs"]["silence"]["seconds"] == 3.0
     assert c1["adjustments"] == {"requantized": ["FLOAT", "PCM_16"], "padded": [0.25, 0.975]}

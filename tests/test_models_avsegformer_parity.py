@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 from avsbench_robust.models.avsegformer import (  # noqa: E402
     AVSegFormerHead,
     avsegformer_config,
-    build_avsegformer,
+    avsegformer_model,
     small_avsegformer_config,
 )
 
@@ -33,7 +33,7 @@ def _spec(tag: str, subset: str) -> dict:
 
 def _meta_model(backbone: str, subset: str, cgsl: bool = False):
     with torch.device("meta"):  # shapes only: no memory, no init cost
-        return build_avsegformer(backbone, subset, cgsl=cgsl)
+        return avsegformer_model(backbone, subset, cgsl=cgsl)
 
 
 @pytest.mark.parametrize("backbone,tag,subset", SPECS)
@@ -58,9 +58,12 @@ def test_state_dict_matches_official(backbone: str, tag: str, subset: str) -> No
 
 @pytest.mark.parametrize("backbone,tag", [("resnet50", "resnet50"), ("pvt_v2_b5", "pvtv2b5")])
 def test_trainable_at_construction_matches_official(backbone: str, tag: str) -> None:
-    """Backbone and VGGish start frozen as in the original; we also freeze the never-called fpn/attn_fc."""
+    """With backbone and VGGish frozen (the original's state at construction) the same parameters train,
+    less the never-called fpn/attn_fc that we keep frozen."""
     spec = _spec(tag, "s4")
     model = _meta_model(backbone, "s4")
+    model.freeze_backbone(True)
+    model.freeze_audio(True)
     unused_head = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("head.fpn.", "head.attn_fc.")))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable + unused_head == spec["num_parameters_requires_grad_at_construction"]
@@ -75,7 +78,7 @@ def test_cgsl_keys_come_after_the_official_ones() -> None:
     assert keys[: len(spec)] == list(spec)
     assert keys[len(spec):] == ["cgsl.audio_proj.weight", "cgsl.audio_proj.bias"]
     with torch.device("meta"):
-        sizes = {k: tuple(v.shape) for k, v in build_avsegformer("resnet50", "s4", cgsl=True).state_dict().items()}
+        sizes = {k: tuple(v.shape) for k, v in avsegformer_model("resnet50", "s4", cgsl=True).state_dict().items()}
     assert sizes["cgsl.audio_proj.weight"] == (2048, 128)  # stage-4 width of ResNet-50, not a hard-coded 512
 
 

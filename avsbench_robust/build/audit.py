@@ -99,7 +99,7 @@ def zscore_per_clip(features: np.ndarray) -> np.ndarray:
     return (f - f.mean()) / (f.std() + 1e-8)
 
 
-def load_stats(out: "str | Path") -> tuple[dict, dict[str, np.ndarray]]:
+def load_stats(out: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     """(manifest, condition -> [clips, 128] statistics) of a built tree, clips in manifest order."""
     out = Path(out)
     manifest = read_manifest(out)
@@ -115,7 +115,7 @@ def load_stats(out: "str | Path") -> tuple[dict, dict[str, np.ndarray]]:
     return manifest, {c: np.stack(v) for c, v in stats.items() if v}
 
 
-def audit(out: "str | Path", folds: int = 5, seed: int = 0, simulate_authors: bool = False) -> list[AuditRow]:
+def audit(out: str | Path, folds: int = 5, seed: int = 0, simulate_authors: bool = False) -> list[AuditRow]:
     """One row per condition present besides positive (plus, on request, the simulated authors' offscreen)."""
     out = Path(out)
     manifest, stats = load_stats(out)

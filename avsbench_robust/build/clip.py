@@ -84,7 +84,7 @@ def condition_audio(
     condition: Condition,
     *,
     own: np.ndarray,
-    source: "np.ndarray | None",
+    source: np.ndarray | None,
     seconds: float,
     seed: int,
     subset: Subset,

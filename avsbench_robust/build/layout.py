@@ -31,7 +31,7 @@ class ClipOutputs:
     pkl: str
 
 
-def condition_root(subset: "Subset | str", condition: "Condition | str") -> PurePosixPath:
+def condition_root(subset: Subset | str, condition: Condition | str) -> PurePosixPath:
     subset, condition = Subset.parse(subset), Condition.parse(condition)
     if subset is Subset.S4:
         return PurePosixPath("Single-source", "s4_data", condition.value)
@@ -48,7 +48,7 @@ def _safe(part: str, what: str) -> str:
 
 
 def clip_outputs(
-    subset: "Subset | str", condition: "Condition | str", split: str, video: str, category: str = "", label: str = ""
+    subset: Subset | str, condition: Condition | str, split: str, video: str, category: str = "", label: str = ""
 ) -> ClipOutputs:
     subset = Subset.parse(subset)
     root = condition_root(subset, condition)
@@ -63,7 +63,7 @@ def clip_outputs(
     return ClipOutputs(str(wav), str(lm / f"{video}.npy"), str(lm / f"{video}.pkl"))
 
 
-def default_out(subset: "Subset | str", cwd: "Path | None" = None) -> Path:
+def default_out(subset: Subset | str, cwd: Path | None = None) -> Path:
     return (cwd or Path.cwd()) / DEFAULT_OUT_PARENT / Subset.parse(subset).value
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import InputFileError, ValidationError
 from ..io_utils import atomic_write_text, sha256_file
@@ -75,7 +75,7 @@ def write_manifest(out: Path, manifest: dict) -> Path:
     return path
 
 
-def read_manifest(out: "str | Path") -> dict:
+def read_manifest(out: str | Path) -> dict:
     path = Path(out) / MANIFEST_NAME
     if not path.is_file():
         raise InputFileError(path, "no build manifest here (is this the OUT folder of `avsb-robust build`?)")
@@ -102,7 +102,7 @@ def _files_under(folder: Path) -> Iterator[Path]:
             yield Path(dirpath) / f
 
 
-def verify(out: "str | Path") -> list[str]:
+def verify(out: str | Path) -> list[str]:
     """Every problem of a built tree: missing, drifted (sha256) and unlisted files; empty when intact."""
     out = Path(out)
     manifest = read_manifest(out)

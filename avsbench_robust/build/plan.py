@@ -8,8 +8,8 @@ A clip without a candidate (or with unknown objects) takes any other clip and is
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ class Pairing:
     reason: str = ""  # why a fallback was needed
 
 
-def clip_majors(clips: pd.DataFrame, subset: "Subset | str", taxonomy: Taxonomy) -> list[frozenset[str]]:
+def clip_majors(clips: pd.DataFrame, subset: Subset | str, taxonomy: Taxonomy) -> list[frozenset[str]]:
     """Major categories of each clip: S4 by category, MS3/AVSS by the objects heard (may be empty)."""
     subset = Subset.parse(subset)
     if subset is Subset.S4:
@@ -45,7 +45,7 @@ def _bits(majors: frozenset[str], order: dict[str, int]) -> int:
     return sum(1 << order[m] for m in majors)
 
 
-def default_rng_factory(seed: int, subset: "Subset | str") -> RngFactory:
+def default_rng_factory(seed: int, subset: Subset | str) -> RngFactory:
     """The per-clip generator of the offscreen draw, from the audio module's seeding scheme."""
     from ..audio.conditions import seeded_rng
 
@@ -55,11 +55,11 @@ def default_rng_factory(seed: int, subset: "Subset | str") -> RngFactory:
 
 def plan_offscreen(
     clips: pd.DataFrame,
-    subset: "Subset | str",
+    subset: Subset | str,
     taxonomy: Taxonomy,
     seed: int,
     same_duration: bool = True,
-    rng_factory: "RngFactory | None" = None,
+    rng_factory: RngFactory | None = None,
 ) -> list[Pairing]:
     """One Pairing per row of `clips` (columns split, video, category, objects, audio_seconds), same order."""
     subset = Subset.parse(subset)

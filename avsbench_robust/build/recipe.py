@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, cast
+from typing import cast
 
 from ..errors import ValidationError
 from ..types import Condition, Subset
@@ -84,11 +85,11 @@ def parse_recipe(doc: object, what: str = "recipe") -> Recipe:
 
 
 def load_recipe(
-    subset: "Subset | str",
-    path: "Path | None" = None,
-    conditions: "list[Condition | str] | None" = None,
-    fused_snr_db: "float | None" = None,
-    fused_negative: "Condition | str | None" = None,
+    subset: Subset | str,
+    path: Path | None = None,
+    conditions: list[Condition | str] | None = None,
+    fused_snr_db: float | None = None,
+    fused_negative: Condition | str | None = None,
 ) -> Recipe:
     """The subset's recipe with the command-line overrides applied (and re-validated)."""
     subset = Subset.parse(subset)

@@ -14,12 +14,13 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -30,7 +31,15 @@ from ..io_utils import atomic_write_bytes, atomic_write_text, sha256_file
 from ..types import Condition, Split, Subset
 from . import manifest as mf
 from .clip import SECONDS_DECIMALS, condition_audio, conform
-from .layout import JOURNAL_DIR, MANIFEST_NAME, ClipOutputs, check_out_outside_root, clip_outputs, default_out
+from .layout import (
+    JOURNAL_DIR,
+    MANIFEST_NAME,
+    ClipOutputs,
+    check_out_outside_root,
+    clip_outputs,
+    condition_root,
+    default_out,
+)
 from .plan import Pairing, clip_majors, plan_offscreen
 from .recipe import Recipe, load_recipe
 from .taxonomy import Taxonomy, load_taxonomy
@@ -59,7 +68,7 @@ class ClipTask:
     outputs: dict  # condition -> ClipOutputs
     out: str
     seed: int
-    source_audio_path: "str | None"  # offscreen source clip's WAV
+    source_audio_path: str | None  # offscreen source clip's WAV
     fused_snr_db: float
     fused_negative: str
     pkl: bool
@@ -79,7 +88,7 @@ class BuildResult:
     timing: dict = field(default_factory=dict)  # summed worker seconds: read, features, write, total
 
 
-def parse_splits(split: "str | Split | Sequence[str | Split] | None") -> list[Split]:
+def parse_splits(split: str | Split | Sequence[str | Split] | None) -> list[Split]:
     if split is None:
         return [Split.TEST]
     if isinstance(split, (str, Split)):
@@ -95,7 +104,7 @@ def parse_splits(split: "str | Split | Sequence[str | Split] | None") -> list[Sp
 def probe_source(path: str) -> dict:
     """Decode a source WAV fully (so corrupt data shows now, before planning) and describe it."""
     try:
-        samples, sr, info = read_audio(path)
+        _samples, sr, info = read_audio(path)
     except InputFileError as exc:
         return {"ok": False, "problem": exc.problem}
     return {"ok": True, "sha256": sha256_file(path), "sample_rate": int(sr), "channels": int(info.channels),
@@ -220,6 +229,25 @@ def _record_intact(out: Path, record: dict) -> bool:
     return True
 
 
+#: Temp names of `io_utils.atomic_path` (".<name>.<random>.tmp<suffix>"): what a killed writer leaves behind.
+_STALE_TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def _remove_stale_temps(out: Path, subset: Subset) -> int:
+    """Delete temp files a killed build left in our condition trees (never outside them)."""
+    removed = 0
+    for cond in Condition:
+        folder = out / condition_root(subset, cond)
+        if not folder.is_dir():
+            continue
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in files:
+                if _STALE_TEMP.match(name):
+                    (Path(dirpath) / name).unlink()
+                    removed += 1
+    return removed
+
+
 def _previous_records(out: Path, key: dict) -> dict[tuple[str, str], dict]:
     """Finished clips of an earlier run into the same OUT (manifest and journal), after checking it was the same build."""
     records: dict[tuple[str, str], dict] = {}
@@ -257,22 +285,22 @@ def _previous_records(out: Path, key: dict) -> dict[tuple[str, str], dict]:
 # ---------------------------------------------------------------- orchestration
 
 def build(
-    subset: "Subset | str",
-    root: "str | Path | None" = None,
-    out: "str | Path | None" = None,
-    split: "str | Split | Sequence[str | Split] | None" = "test",
-    conditions: "Sequence[str | Condition] | None" = None,
+    subset: Subset | str,
+    root: str | Path | None = None,
+    out: str | Path | None = None,
+    split: str | Split | Sequence[str | Split] | None = "test",
+    conditions: Sequence[str | Condition] | None = None,
     seed: int = 42,
     workers: int = 1,
     pkl: bool = False,
-    fused_snr_db: "float | None" = None,
-    fused_negative: "str | Condition | None" = None,
-    avss_metadata: "str | Path | None" = None,
+    fused_snr_db: float | None = None,
+    fused_negative: str | Condition | None = None,
+    avss_metadata: str | Path | None = None,
     skip_bad: bool = False,
-    progress: "bool | None" = True,
+    progress: bool | None = True,
     echo: Echo = _stderr,
-    taxonomy: "Taxonomy | None" = None,
-    recipe: "Recipe | None" = None,
+    taxonomy: Taxonomy | None = None,
+    recipe: Recipe | None = None,
 ) -> BuildResult:
     """Build the AVSBench-Robust conditions of `subset` from an AVSBench root into `out`; see docs/build.md."""
     from tqdm import tqdm
@@ -345,6 +373,7 @@ def build(
            "conditions": [c.value for c in conds], "pkl": bool(pkl), "recipe_sha256": recipe.sha256,
            "taxonomy_sha256": taxonomy.sha256}
     previous = _previous_records(out_path, key)
+    _remove_stale_temps(out_path, subset)
 
     video_path = {(s, v): p for s, v, p in zip(clips["split"], clips["video"], clips["audio_path"].astype(str))}
     base_records, tasks, todo = [], [], []
@@ -435,7 +464,7 @@ class _Indexed:
         return item[0], self.fn(item[1])
 
 
-def _with_pairing(record: dict, pair: "Pairing | None") -> dict:
+def _with_pairing(record: dict, pair: Pairing | None) -> dict:
     """Add the offscreen source (and fallback facts) to the offscreen output of a record."""
     if pair is None or "offscreen" not in record["outputs"]:
         return record

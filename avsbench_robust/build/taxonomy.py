@@ -7,9 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, cast
+from typing import cast
 
 from ..data.classes import AVSS_CLASSES, MS3_OBJECTS, S4_CATEGORIES
 from ..errors import InputFileError, ValidationError
@@ -61,7 +62,7 @@ class Taxonomy:
     names: Mapping[Subset, Mapping[str, str]]
     sha256: str
 
-    def majors_of(self, subset: "Subset | str", names: Iterable[str], source: str = "") -> frozenset[str]:
+    def majors_of(self, subset: Subset | str, names: Iterable[str], source: str = "") -> frozenset[str]:
         """Major categories of a clip's category/objects; an unmapped name is an error naming it."""
         table = self.names[Subset.parse(subset)]
         out = set()
@@ -113,6 +114,6 @@ def parse_taxonomy(doc: object, what: str = "taxonomy") -> Taxonomy:
     )
 
 
-def load_taxonomy(path: "Path | None" = None) -> Taxonomy:
+def load_taxonomy(path: Path | None = None) -> Taxonomy:
     path = path or builders_dir() / "taxonomy.json"
     return parse_taxonomy(read_json(path), str(path))

@@ -13,7 +13,7 @@ SUBSET_CHOICE = click.Choice([s.value for s in Subset], case_sensitive=False)
 SPLIT_CHOICE = click.Choice([s.value for s in Split] + ["all"], case_sensitive=False)
 
 
-def _conditions(ctx: click.Context, param: click.Parameter, value: "str | None") -> "list[Condition] | None":
+def _conditions(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Condition] | None:
     if value is None:
         return None
     try:

@@ -376,7 +376,8 @@ class AVSegFormerHead(nn.Module):
     def _position(self, h: int, w: int, device: torch.device) -> Tensor:
         key = (h, w, device)
         if key not in self._pos_cache:
-            self._pos_cache[key] = sine_position_embedding(h, w, self.cfg.embed_dim // 2, device)
+            with torch.inference_mode(False):  # a cache made under inference_mode would break later training
+                self._pos_cache[key] = sine_position_embedding(h, w, self.cfg.embed_dim // 2, device)
         return self._pos_cache[key]
 
     def forward(self, feats: Sequence[Tensor], audio: Tensor) -> tuple[Tensor, Tensor]:
@@ -434,20 +435,22 @@ class AVSegFormer(nn.Module):
         self.cfg = cfg
         self.backbone = backbone
         self.vggish = vggish
-        if vggish is not None:
-            vggish.requires_grad_(False)  # the original never trains VGGish
         self.head = AVSegFormerHead(cfg)
         self.audio_proj = nn.Linear(cfg.audio_dim, cfg.embed_dim)
         self.cgsl = cgsl
         # never called by the forward: frozen so optimisers and DDP need not track them (same training)
         self.head.fpn.requires_grad_(False)
         self.head.attn_fc.requires_grad_(False)
-        self.freeze_backbone(True)  # as the original: the trainer unfreezes after cfg.freeze_epochs
 
     def freeze_backbone(self, freeze: bool = True) -> None:
-        """Toggle backbone training. Under DDP, re-wrap the model afterwards: DDP only syncs parameters
-        that required grad when it was built."""
+        """The original freezes the backbone for cfg.freeze_epochs. Under DDP, toggle before wrapping
+        (DDP only syncs parameters that required grad when it was built) or drop the gradients instead."""
         self.backbone.requires_grad_(not freeze)
+
+    def freeze_audio(self, freeze: bool = True) -> None:
+        """The original never trains its (pretrained) VGGish; a frozen VGGish also runs without autograd."""
+        if self.vggish is not None:
+            self.vggish.requires_grad_(not freeze)
 
     def audio_embedding(self, audio: Tensor) -> Tensor:
         """[N,1,96,64] log-mel -> frozen VGGish -> [N,128]; [N,128] features pass through."""
@@ -459,6 +462,8 @@ class AVSegFormer(nn.Module):
             )
         if self.vggish is None:
             raise ValueError("this AVSegFormer has no VGGish: pass precomputed 128-d audio features")
+        if any(p.requires_grad for p in self.vggish.parameters()):
+            return self.vggish(audio)
         with torch.no_grad():
             return self.vggish(audio)
 
@@ -467,8 +472,8 @@ class AVSegFormer(nn.Module):
 
         frame_mask [B*T] (1 real, 0 padded; AVSS v1s/v1m clips) zeroes features and logits of padded frames,
         as the original's vid_temporal_mask_flag does. Returns the shared `AVSOutput`: logits [B*T,C,H,W],
-        similarity (CGSL, or None), feature_maps [mask feature], and in `extra`: mask_feature,
-        visual_feature (stage-4 map) and audio_feature (128-d), the inputs of the mix loss and of CGSL.
+        similarity (CGSL, or None), feature_maps [mask feature], and in `extra`: mask_feature, mix_logits
+        (its channel mean, what the mix loss scores), visual_feature (stage-4 map) and audio_feature (128-d).
         """
         if frames.dim() != 4 or frames.shape[0] != audio.shape[0]:
             raise ValueError(f"frames {tuple(frames.shape)} and audio {tuple(audio.shape)} must share the B*T axis")
@@ -487,31 +492,45 @@ class AVSegFormer(nn.Module):
         if flag is not None:
             logits, mask_feature = logits * flag, mask_feature * flag
         similarity = None if self.cgsl is None else self.cgsl(audio_feature, visual_feature)
-        extra = {"mask_feature": mask_feature, "visual_feature": visual_feature, "audio_feature": audio_feature}
+        extra = {
+            "mask_feature": mask_feature,
+            "mix_logits": mask_feature.mean(1, keepdim=True),  # the original mix loss's logits [N, 1, H/4, W/4]
+            "visual_feature": visual_feature,
+            "audio_feature": audio_feature,
+        }
         return AVSOutput(logits=logits, feature_maps=[mask_feature], similarity=similarity, extra=extra)
 
 
-def build_avsegformer(
-    backbone: str, subset: Subset | str, *, small: bool = False, cgsl: bool = False
+def avsegformer_model(
+    backbone: str, subset: Subset | str, *, small: bool = False, cgsl: bool = False, embed_dim: int = 32
 ) -> AVSegFormer:
     """The published model (`small=False`; loads the original checkpoints strictly) or the CPU-sized one.
 
-    small: the narrow backbone of the same family, the small VGGish and `small_avsegformer_config`.
+    small: the narrow backbone of the same family, the small VGGish and `small_avsegformer_config`
+    (with `embed_dim` channels). Nothing is frozen here: see `freeze_backbone` / `freeze_audio`.
     """
     net = build_backbone(backbone, narrow=small)
     channels = tuple(int(c) for c in net.out_channels)
-    cfg = small_avsegformer_config(subset, channels) if small else avsegformer_config(subset, backbone)
+    if small:
+        cfg = replace(small_avsegformer_config(subset, channels), embed_dim=embed_dim)
+    else:
+        cfg = avsegformer_config(subset, backbone)
     if cfg.in_channels != channels:
         raise ValueError(f"backbone {backbone} gives channels {channels}, config expects {cfg.in_channels}")
     head_cgsl = CGSL(channels[-1], cfg.audio_dim) if cgsl else None
     return AVSegFormer(cfg, net, vggish(small=small), head_cgsl)
 
 
-def avsegformer_from_config(model_cfg: ModelConfig) -> AVSegFormer:
-    """Build from the project's `ModelConfig` (model == "avsegformer"), as train/predict do."""
+def build_avsegformer(model_cfg: ModelConfig) -> AVSegFormer:
+    """Build from the project's `ModelConfig` (model == "avsegformer"), as `models.build_model` does.
+
+    The small config uses `model_cfg.channel` as d_model.
+    """
     if model_cfg.model != "avsegformer":
         raise ValueError(f"not an AVSegFormer config: model={model_cfg.model!r}")
-    return build_avsegformer(model_cfg.backbone, model_cfg.subset, small=model_cfg.narrow, cgsl=model_cfg.cgsl)
+    return avsegformer_model(
+        model_cfg.backbone, model_cfg.subset, small=model_cfg.narrow, cgsl=model_cfg.cgsl, embed_dim=model_cfg.channel
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -57,7 +57,8 @@ class TrainConfig:
     mix_weight: float = 0.1  # AVSegFormer mix-loss weight
     seed: int = 0
     num_workers: int = 0
-    val_every: int = 1
+    val_every: int = 1  # 0 = no validation
+    limit_clips: "int | None" = None  # use only the first N training clips (smoke runs, tests)
     extra: dict = field(default_factory=dict)
 
 

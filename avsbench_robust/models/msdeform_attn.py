@@ -55,8 +55,8 @@ def ms_deform_attn_sample(
     for lvl, (h, w) in enumerate(spatial_shapes):
         v = per_level[lvl].permute(0, 2, 3, 1).reshape(n * m, d, h, w)
         sampled = F.grid_sample(v, grids[:, :, lvl], mode="bilinear", padding_mode="zeros", align_corners=False)
-        # [N*M, D, Lq, P] x [N*M, Lq, P] -> [N*M, D, Lq]: a batched mat-vec over points
-        contrib = torch.einsum("bdqp,bqp->bdq", sampled, weights[:, :, lvl].to(sampled.dtype))
+        # [N*M, D, Lq, P] * [N*M, 1, Lq, P] summed over points (no permute copy, unlike an einsum/bmm)
+        contrib = (sampled * weights[:, None, :, lvl].to(sampled.dtype)).sum(-1)
         out = contrib if out is None else out + contrib
     return out.reshape(n, m * d, lq).transpose(1, 2)  # type: ignore[union-attr]
 
@@ -130,6 +130,7 @@ class MSDeformAttn(nn.Module):
         key = (shapes, device, dtype)
         cached = self._wh_cache.get(key)
         if cached is None:
-            cached = torch.tensor([[w, h] for h, w in shapes], dtype=dtype).view(1, 1, 1, -1, 1, 2).to(device)
+            with torch.inference_mode(False):  # a cache made under inference_mode would break later training
+                cached = torch.tensor([[w, h] for h, w in shapes], dtype=dtype).view(1, 1, 1, -1, 1, 2).to(device)
             self._wh_cache[key] = cached
         return cached

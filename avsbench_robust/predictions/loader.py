@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
@@ -201,11 +202,11 @@ def _read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _stack(frames: list[np.ndarray]) -> np.ndarray:
-    """Stack frames; mixed uint8 (v/255) and float32 frames become float32 probabilities."""
+def _concat(frames: list[np.ndarray]) -> np.ndarray:
+    """Join `[1,H,W]` frames; mixed uint8 (v/255) and float32 frames become float32 probabilities."""
     if all(f.dtype == frames[0].dtype for f in frames):
-        return np.stack(frames)
-    return np.stack([f.astype(np.float32) / np.float32(255.0) if f.dtype == np.uint8 else f for f in frames])
+        return np.concatenate(frames)
+    return np.concatenate([f.astype(np.float32) / np.float32(255.0) if f.dtype == np.uint8 else f for f in frames])
 
 
 def _read_gt(task: ClipTask) -> np.ndarray:
@@ -260,7 +261,7 @@ def load_clip(task: ClipTask) -> ClipData:
             except OSError as exc:
                 out.problems.append(f"{path}: cannot read ({exc.strerror or exc})")
         if len(frames) == len(files):
-            out.preds[cond] = _stack(frames) if not is_array else frames[0]
+            out.preds[cond] = _concat(frames)
         out.resized[cond] = resized
         out.filled[cond] = filled
     return out
@@ -292,7 +293,9 @@ def iter_clips(tasks: Sequence[ClipTask], workers: int = 1, window: int = 0) -> 
             yield load_clip(task)
         return
     window = window or workers * 4
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    # fork where it is safe (Linux): no re-import of the caller's script, so `score()` works from
+    # any script or notebook without a __main__ guard; the workers never touch torch or CUDA.
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with ctx.Pool(processes=workers, initializer=_init_worker) as pool:
         pending: deque = deque()
         it = iter(tasks)

@@ -1,0 +1,111 @@
+"""Scoring commands: `score` a prediction folder, write and score the sanity `baselines`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..predictions.loader import MissingPolicy
+from ..types import Split, Subset
+
+SUBSET_CHOICE = click.Choice([s.value for s in Subset], case_sensitive=False)
+SPLIT_CHOICE = click.Choice([s.value for s in Split], case_sensitive=False)
+FORMAT_CHOICE = click.Choice(["table", "markdown", "latex"], case_sensitive=False)
+root_option = click.option("--root", type=click.Path(path_type=Path), default=None,
+                           help="AVSBench root. Default: the embedded synthetic dataset.")
+split_option = click.option("--split", type=SPLIT_CHOICE, default=Split.TEST.value, show_default=True)
+workers_option = click.option("--workers", type=click.IntRange(min=1), default=None,
+                              help="Decoding processes (default: usable cores, at most 8). Results do not depend on it.")
+
+
+def _protocol(protocol: "str | None", batch_size: "int | None") -> str:
+    """--batch-size alone means the official protocol; canonical with a batch size is a contradiction."""
+    if protocol is None:
+        return "official" if batch_size is not None else "canonical"
+    if protocol == "canonical" and batch_size is not None:
+        raise click.UsageError("--batch-size applies to --protocol official (canonical does not batch)")
+    if protocol == "official" and batch_size is None:
+        raise click.UsageError("--protocol official needs --batch-size B (videos per batch)")
+    return protocol
+
+
+@click.command("score")
+@click.argument("pred", type=click.Path(path_type=Path))
+@click.option("--subset", type=SUBSET_CHOICE, required=True)
+@root_option
+@split_option
+@click.option("--protocol", type=click.Choice(["canonical", "official"]), default=None,
+              help="canonical (default): per-frame means; official: the authors' batch-dependent loop.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Videos per batch (official protocol).")
+@click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True)
+@click.option("--device", default=None, help="Torch device (cpu, cuda, cuda:1); --backend torch only.")
+@click.option("--eval-size", type=click.IntRange(min=1), nargs=2, default=None, metavar="H W",
+              help="Evaluate at H x W (GT resized by nearest neighbour) instead of each GT's own size.")
+@click.option("--missing", type=click.Choice([m.value for m in MissingPolicy]), default="error", show_default=True,
+              help="'empty' scores absent predictions as empty masks (counted in the JSON).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results JSON here.")
+@click.option("--csv", "csv_out", type=click.Path(path_type=Path), default=None, help="Write the table as CSV here.")
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@workers_option
+@click.option("--logits", is_flag=True, help="Float arrays hold logits (sigmoid applied); else an array named 'logits'.")
+def score_command(pred: Path, subset: str, root: "Path | None", split: str, protocol: "str | None",
+                  batch_size: "int | None", backend: str, device: "str | None", eval_size: "tuple[int, int] | None",
+                  missing: str, json_out: "Path | None", csv_out: "Path | None", fmt: str, workers: "int | None",
+                  logits: bool) -> None:
+    """Score the prediction folder PRED (PRED/<condition>/..., any layout of docs/scoring.md)."""
+    from ..report import render
+    from ..scoring import score
+
+    results = score(pred, subset, root, split=split, protocol=_protocol(protocol, batch_size), batch_size=batch_size,
+                    backend=backend, device=device, eval_size=eval_size or None, missing=missing, workers=workers,
+                    logits=logits, progress=True)
+    # Render everything first, so a failure leaves no file behind; each write is atomic.
+    json_text = results.to_json() if json_out else None
+    csv_text = render(results, "csv") if csv_out else None
+    prov = results.provenance
+    layouts = ", ".join(f"{c}={lay}" for c, lay in prov["layouts"].items())
+    click.echo(f"layouts: {layouts}; resized frames: {prov['resized']}; filled empty: {prov['missing_filled']}",
+               err=True)
+    click.echo(render(results, fmt))
+    _write(json_out, json_text)
+    _write(csv_out, csv_text)
+
+
+def _write(path: "Path | None", text: "str | None") -> None:
+    from ..io_utils import atomic_write_text
+
+    if path is not None and text is not None:
+        atomic_write_text(path, text)
+        click.echo(f"wrote {path}", err=True)
+
+
+@click.command("baselines")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--subset", type=SUBSET_CHOICE, required=True)
+@root_option
+@split_option
+@click.option("--which", "which", multiple=True, type=click.Choice(["visual-prior-oracle", "av-oracle", "empty"]),
+              help="Baselines to write (repeatable; default: all three).")
+@click.option("--score/--no-score", "do_score", default=True, show_default=True, help="Score each folder after writing.")
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@workers_option
+def baselines_command(out: Path, subset: str, root: "Path | None", split: str, which: tuple[str, ...], do_score: bool,
+                      fmt: str, workers: "int | None") -> None:
+    """Write sanity-baseline prediction folders OUT/<baseline>/<condition>/... and score them."""
+    from ..baselines import Baseline, write_baselines
+    from ..data.avsbench import load_index
+    from ..data.default import resolve_root
+    from ..report import render
+    from ..scoring import score
+
+    root_path = resolve_root(root)
+    index = load_index(root_path, subset, split)
+    folders = write_baselines(index, Subset.parse(subset), out, [Baseline(w) for w in which] or list(Baseline))
+    for b, folder in folders.items():
+        click.echo(f"wrote {folder}", err=True)
+    if do_score:
+        results = [score(folder, subset, root_path, split=split, workers=workers) for folder in folders.values()]
+        click.echo(render(results, fmt, names=[b.value for b in folders]))
+
+
+COMMANDS = [score_command, baselines_command]

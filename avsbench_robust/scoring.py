@@ -1,0 +1,170 @@
+"""`score()`: frame index -> GT -> prediction folder -> Scorer -> Results with provenance.
+
+The orchestration only: layouts and decoding live in `predictions`, metrics in `scorer`.
+Nothing is computed into a result unless every prediction file validated: structural problems
+(missing, extra, symlinks) stop the run before any decoding; content problems found while
+decoding stop feeding the scorer and are all listed at the end, and no Results are returned.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import DatasetLayoutError, ValidationError
+from .predictions.decode import DEFAULT_MAX_PIXELS
+from .predictions.loader import (
+    SHOWN_PROBLEMS, ClipData, MissingPolicy, PredictionPlan, clip_specs, default_workers, iter_clips, make_tasks,
+    plan_predictions,
+)
+from .results import Results
+from .types import Split, Subset
+
+BACKENDS: tuple[str, ...] = ("numpy", "torch")
+
+
+def folder_digest(entries: Sequence[tuple[str, str]]) -> str:
+    """sha256 over (relative path, file sha256) pairs in sorted order: same files -> same digest."""
+    h = hashlib.sha256()
+    for rel, sha in sorted(entries):
+        h.update(f"{rel}\t{sha}\n".encode("utf-8"))
+    return "sha256:" + h.hexdigest()
+
+
+def _torch_device(backend: str, device: "str | None") -> Any:
+    if backend == "numpy":
+        if device not in (None, "cpu"):
+            raise ValidationError("options", [f"--device {device} needs --backend torch"])
+        return None
+    try:
+        import torch
+    except ImportError:
+        raise ValidationError("options", ["--backend torch needs PyTorch (pip install 'avsbench-robust[torch]')"]) from None
+    dev = torch.device(device or "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValidationError("options", [f"--device {device}: CUDA is not available on this machine"])
+    return dev
+
+
+def _check_options(backend: str, eval_size: "Sequence[int] | None", workers: "int | None") -> None:
+    problems = []
+    if backend not in BACKENDS:
+        problems.append(f"unknown backend {backend!r} (expected one of: {', '.join(BACKENDS)})")
+    if eval_size is not None and (len(eval_size) != 2 or any(int(v) < 1 for v in eval_size)):
+        problems.append(f"eval size must be two positive integers H W, got {list(eval_size)}")
+    if workers is not None and workers < 1:
+        problems.append(f"workers must be at least 1, got {workers}")
+    if problems:
+        raise ValidationError("options", problems)
+
+
+def _check_logits(plan: PredictionPlan, logits: bool) -> None:
+    if not logits:
+        return
+    pngs = [f"{cp.folder}" for cp in plan.conditions.values() if cp.layout is not None and not cp.layout.is_array]
+    if pngs:
+        raise ValidationError("options", [f"{p}: --logits applies to .npy/.npz arrays, not PNG files" for p in pngs])
+
+
+def score(
+    pred_dir: "str | Path",
+    subset: "Subset | str",
+    root: "str | Path | None" = None,
+    *,
+    split: "Split | str" = Split.TEST,
+    protocol: str = "canonical",
+    batch_size: "int | None" = None,
+    backend: str = "numpy",
+    device: "str | None" = None,
+    eval_size: "Sequence[int] | None" = None,
+    missing: "MissingPolicy | str" = MissingPolicy.ERROR,
+    workers: "int | None" = None,
+    logits: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: bool = False,
+) -> Results:
+    """Score the prediction folder `pred_dir` (one sub-folder per condition) against `root`'s GT.
+
+    `root=None` uses the embedded synthetic dataset. `eval_size=(H, W)` evaluates at that size
+    (GT resized by nearest neighbour, as AVSegFormer's 512 protocol); otherwise predictions are
+    resized to each GT mask. `missing="empty"` fills absent frames with empty masks and counts them.
+    """
+    from .data.avsbench import load_index
+    from .data.default import resolve_root
+    from .scorer import Scorer
+
+    try:
+        subset = Subset.parse(subset)
+        split = Split.parse(split)
+        missing = MissingPolicy(str(missing))
+    except ValueError as exc:
+        raise ValidationError("options", [str(exc)]) from None
+    _check_options(backend, eval_size, workers)
+    dev = _torch_device(backend, device)
+    size = None if eval_size is None else (int(eval_size[0]), int(eval_size[1]))
+    # Fail on the options before touching any file: a bad protocol/batch size is cheap to report.
+    scorer_args = dict(subset=subset, protocol=protocol, batch_size=batch_size)
+    Scorer(**scorer_args)
+
+    root_path = resolve_root(root)
+    index = load_index(root_path, subset, split)
+    clips = clip_specs(index)
+    if not clips:
+        raise DatasetLayoutError(f"{root_path}: no {subset.value} {split.value} frames with a GT mask")
+    plan = plan_predictions(pred_dir, subset, clips, missing)
+    _check_logits(plan, logits)
+
+    scorer = Scorer(**scorer_args, split=split.value, video_order=[c.video for c in clips])
+    tasks = make_tasks(plan, size, logits, max_pixels)
+    n_workers = default_workers() if workers is None else workers
+    problems: list[str] = []
+    digests: list[tuple[str, str]] = []
+    resized: Counter = Counter()
+    filled: Counter = Counter()
+    clips_iter = iter_clips(tasks, n_workers)
+    if progress:
+        from tqdm import tqdm
+
+        clips_iter = tqdm(clips_iter, total=len(tasks), desc="score", unit="clip", disable=None)
+    for clip in clips_iter:
+        if clip.problems:
+            problems.extend(clip.problems)
+        if problems:  # keep decoding to report every problem, but compute nothing more
+            continue
+        digests.extend(clip.digests)
+        resized.update(clip.resized)
+        filled.update(clip.filled)
+        _feed(scorer, clip, dev)
+    if problems:
+        raise ValidationError(f"predictions in {pred_dir}", problems, shown=SHOWN_PROBLEMS)
+
+    results = scorer.compute()
+    results.provenance.update({
+        "pred_dir": str(Path(pred_dir).resolve()),
+        "pred_digest": folder_digest(digests),
+        "pred_files": len(digests),
+        "gt_root": str(root_path),
+        "layouts": {c.value: (str(cp.layout) if cp.layout else "absent") for c, cp in plan.conditions.items()},
+        "eval_size": None if size is None else list(size),
+        "resized": int(sum(resized.values())),
+        "resized_by_condition": {c.value: int(n) for c, n in resized.items()},
+        "missing_policy": missing.value,
+        "missing_filled": int(sum(filled.values())),
+        "missing_filled_by_condition": {c.value: int(n) for c, n in filled.items()},
+        "logits": bool(logits),
+        "backend": backend,
+    })
+    return results
+
+
+def _feed(scorer: Any, clip: ClipData, device: Any) -> None:
+    """One clip into the scorer, as numpy arrays or as tensors on `device` (GT moved once)."""
+    gt = clip.gt
+    if device is not None:
+        import torch
+
+        gt = torch.from_numpy(gt).to(device)
+    for cond, pred in clip.preds.items():
+        p = pred if device is None else torch.from_numpy(pred).to(device)
+        scorer.update(cond, p, gt, video=clip.video, category=clip.category or None)
