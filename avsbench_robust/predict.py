@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -35,7 +35,7 @@ from .types import SCORED_CONDITIONS, Condition, Split, Subset
 PREDICT_JSON = ".avsb-predict.json"  # hidden: the scorer ignores dotfiles, PRED holds only condition folders
 
 
-def parse_conditions(spec: "str | Sequence[str]") -> list[Condition]:
+def parse_conditions(spec: str | Sequence[str]) -> list[Condition]:
     """'all' -> positive + the three negatives; else a comma list (fused allowed when named)."""
     items = [spec] if isinstance(spec, str) else list(spec)
     names = [p.strip() for item in items for p in str(item).split(",") if p.strip()]
@@ -59,7 +59,7 @@ def mask_relpath(clip: Clip, k: int) -> Path:
 
 
 def to_png_arrays(logits: torch.Tensor, sizes: Sequence[tuple[int, int]], semantic: bool,
-                  keep: "torch.Tensor | None" = None) -> list[np.ndarray]:
+                  keep: torch.Tensor | None = None) -> list[np.ndarray]:
     """Per frame uint8 [H,W]: round(255*sigmoid) (binary) or argmax class (AVSS), at each frame's (H, W).
 
     `keep` [T] bool: frames whose pair passed the CGSL gate; the others become empty masks.
@@ -87,10 +87,10 @@ def _write_png(path: Path, arr: np.ndarray) -> None:
 
 
 @torch.no_grad()
-def predict(checkpoint: "str | Path", out: "str | Path", *, subset: "Subset | str | None" = None,
-            root: "Path | None" = None, build_out: "Path | None" = None, conditions: "str | Sequence[str]" = "all",
-            split: "Split | str" = Split.TEST, gate_tau: "float | None" = None, batch_clips: int = 4,
-            device: "str | None" = None, overwrite: bool = False, progress: bool = True,
+def predict(checkpoint: str | Path, out: str | Path, *, subset: Subset | str | None = None,
+            root: Path | None = None, build_out: Path | None = None, conditions: str | Sequence[str] = "all",
+            split: Split | str = Split.TEST, gate_tau: float | None = None, batch_clips: int = 4,
+            device: str | None = None, overwrite: bool = False, progress: bool = True,
             log: Callable[[str], None] = print) -> dict:
     """Write predictions for every clip of `split` under each condition; returns the predict.json content."""
     from tqdm import tqdm
@@ -109,9 +109,8 @@ def predict(checkpoint: "str | Path", out: "str | Path", *, subset: "Subset | st
         raise ValidationError("predict", [f"--gate must be in (0, 1), got {gate_tau}"])
     conds = parse_conditions(conditions)
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite or not (out / PREDICT_JSON).is_file():
-            raise ValidationError(f"output {out}", ["exists and is not empty (use --overwrite to replace an earlier prediction)"])
+    if out.exists() and any(out.iterdir()) and (not overwrite or not (out / PREDICT_JSON).is_file()):
+        raise ValidationError(f"output {out}", ["exists and is not empty (use --overwrite to replace an earlier prediction)"])
     partial = out.with_name(out.name + ".partial")
     if dist.main and partial.exists():
         shutil.rmtree(partial)
@@ -181,6 +180,6 @@ def _frame_size(path: str) -> tuple[int, int]:
     return h, w
 
 
-def _model_file(checkpoint: "str | Path") -> Path:
+def _model_file(checkpoint: str | Path) -> Path:
     p = Path(checkpoint)
     return p if p.is_file() else p / MODEL_FILE

@@ -116,7 +116,10 @@ def score(
     _check_logits(plan, logits)
 
     scorer = Scorer(**scorer_args, split=split.value, video_order=[c.video for c in clips])
-    tasks = make_tasks(plan, size, logits, max_pixels)
+    # numpy backend: workers score their clips too and send back only per-video sums (merged in
+    # metadata order, so the result is identical whatever the worker count); torch: here, on `dev`.
+    in_worker = (subset, protocol, batch_size, split.value) if dev is None else None
+    tasks = make_tasks(plan, size, logits, max_pixels, in_worker)
     n_workers = default_workers() if workers is None else workers
     problems: list[str] = []
     digests: list[tuple[str, str]] = []
@@ -135,7 +138,10 @@ def score(
         digests.extend(clip.digests)
         resized.update(clip.resized)
         filled.update(clip.filled)
-        _feed(scorer, clip, dev)
+        if clip.scorer is not None:
+            scorer.merge(clip.scorer)
+        else:
+            _feed(scorer, clip, dev)
     if problems:
         raise ValidationError(f"predictions in {pred_dir}", problems, shown=SHOWN_PROBLEMS)
 

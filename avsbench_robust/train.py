@@ -14,8 +14,8 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from ._version import __version__
 from .errors import InputFileError, ValidationError
 from .io_utils import atomic_path, atomic_write_text
 from .models import AVSNet, build_model
-from .models.configs import ModelConfig, TrainConfig, from_dict, to_dict
+from .models.configs import ModelConfig, TrainConfig, to_dict
 from .models.inputs import Clip, FeatureSource, clip_arrays, clips_from_index
 from .models.losses import total_loss
 from .types import Condition, Split, Subset
@@ -42,7 +42,7 @@ def epoch_plan(n_clips: int, neg_ratio: float, neg_conditions: tuple[str, ...], 
     if not 0.0 <= neg_ratio < 1.0:
         raise ValidationError("training", [f"--neg-ratio must be in [0, 1), got {neg_ratio}"])
     rng = np.random.default_rng([seed, epoch, 0x5EED])
-    n_neg = int(round(neg_ratio * n_clips)) if neg_conditions else 0
+    n_neg = round(neg_ratio * n_clips) if neg_conditions else 0
     negs = rng.permutation(n_clips)[:n_neg]
     conds = [Condition.POSITIVE.value] * n_clips
     for j, i in enumerate(negs):
@@ -78,7 +78,7 @@ class Dist:
         return self.rank == 0
 
 
-def init_distributed(device: "str | None" = None) -> tuple[Dist, torch.device]:
+def init_distributed(device: str | None = None) -> tuple[Dist, torch.device]:
     """DDP from torchrun's env (gloo on CPU, nccl on CUDA); a single process otherwise."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -98,7 +98,7 @@ def git_revision() -> str:
     """The checkout's commit (read-only git), or 'unknown'."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=10)
+                             text=True, timeout=10, check=False)
         return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -109,7 +109,7 @@ def _save_tensors(path: Path, obj) -> None:
         torch.save(obj, tmp)
 
 
-def load_checkpoint(run: "str | Path") -> tuple[dict, dict[str, torch.Tensor]]:
+def load_checkpoint(run: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """(checkpoint.json content, model state dict) of a run folder or of its model.pt."""
     run = Path(run)
     folder = run.parent if run.is_file() else run
@@ -175,10 +175,10 @@ def _unused_official_params(net: AVSNet) -> list[str]:
     return names
 
 
-def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: "Path | None" = None, build_out: "Path | None" = None,
-          weights_dir: "Path | None" = None, out: Path, device: "str | None" = None,
+def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, build_out: Path | None = None,
+          weights_dir: Path | None = None, out: Path, device: str | None = None,
           progress: bool = True, log: Callable[[str], None] = print,
-          on_epoch_end: "Callable[[AVSNet, int], None] | None" = None) -> dict:
+          on_epoch_end: Callable[[AVSNet, int], None] | None = None) -> dict:
     """Train (or resume) into `out`; returns the final checkpoint.json content.
 
     `on_epoch_end(net, epoch)` runs on every rank after each epoch (tests check DDP sync with it).
@@ -286,7 +286,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: "Path | None" = None, b
     return meta
 
 
-def _comparable(cfg: "dict | None", *ignore: str) -> dict:
+def _comparable(cfg: dict | None, *ignore: str) -> dict:
     """A config as it reads back from JSON (tuples -> lists), minus keys allowed to change on resume."""
     return {k: v for k, v in json.loads(json.dumps(cfg or {})).items() if k not in ignore}
 

@@ -26,7 +26,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench(model: str, backbone: str, size: str, clips: int, image: "int | None", device: torch.device, amp: str,
+def bench(model: str, backbone: str, size: str, clips: int, image: int | None, device: torch.device, amp: str,
           warmup: int, repeat: int, cgsl: bool) -> dict:
     cfg = model_config(model, backbone, "s4", size, cgsl=cgsl)
     if image:

@@ -6,19 +6,30 @@ import time
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
+import torch.nn.functional as F
 
-from avsbench_robust.models.avsegformer import (  # noqa: E402
+from avsbench_robust.errors import InputFileError
+from avsbench_robust.models.avsegformer import (
     avsegformer_loss,
     avsegformer_model,
     build_avsegformer,
     dice_loss,
+    load_avsegformer_checkpoint,
     sine_position_embedding,
 )
-from avsbench_robust.models.cgsl import cgsl_loss  # noqa: E402
-from avsbench_robust.models.configs import model_config  # noqa: E402
+from avsbench_robust.models.cgsl import cgsl_loss
+from avsbench_robust.models.configs import model_config
 
 SIZE = 112
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The CI CPU is shared by many jobs: one intra-op thread avoids oversubscription stalls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _inputs(n: int, seed: int = 0, size: int = SIZE):
@@ -108,9 +119,9 @@ def test_backward_step_trains_head_backbone_and_cgsl_not_vggish() -> None:
     torch.manual_seed(0)
     model = build_avsegformer(model_config("avsegformer", "resnet50", "s4", "small", cgsl=True)).train()
     model.freeze_audio(True)  # as the original (VGGish frozen); the backbone trains
-    frames, audio = _inputs(5)
-    target = torch.zeros(5, SIZE, SIZE)
-    target[:, 30:80, 20:70] = 1
+    frames, audio = _inputs(5, size=64)
+    target = torch.zeros(5, 64, 64)
+    target[:, 10:40, 20:50] = 1
     weight = torch.tensor([1.0, 0, 0, 0, 0])  # S4: only the first frame has a GT
     vgg_before = [p.clone() for p in model.vggish.parameters()]
     fpn_before = [p.clone() for p in model.head.fpn.parameters()]
@@ -123,7 +134,7 @@ def test_backward_step_trains_head_backbone_and_cgsl_not_vggish() -> None:
         grad = dict(model.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
     assert all(p.grad is None for p in model.vggish.parameters())
-    losses = _train_steps(model, frames, audio, target, weight, semantic=False, steps=4)
+    losses = _train_steps(model, frames, audio, target, weight, semantic=False, steps=3)
     assert losses[-1] < losses[0]
     assert all(torch.equal(a, b) for a, b in zip(vgg_before, model.vggish.parameters()))
     assert all(torch.equal(a, b) for a, b in zip(fpn_before, model.head.fpn.parameters()))
@@ -138,6 +149,23 @@ def test_training_after_inference_mode_evaluation() -> None:
     out = model.train()(frames, audio)
     out.logits.sum().backward()
     assert model.head.fc[4].weight.grad is not None
+
+
+def test_bf16_autocast_forward_backward() -> None:
+    """The CUDA training path (bf16 autocast) on the CPU: finite, close to fp32, gradients flow."""
+    torch.manual_seed(0)
+    model = avsegformer_model("pvt_v2_b5", "s4", small=True, cgsl=True)
+    frames, audio = _inputs(2, size=64)
+    with torch.no_grad():
+        ref = model.eval()(frames, audio).logits
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model.train()(frames, audio)
+        loss, _ = avsegformer_loss(out.logits, out.extra["mask_feature"], torch.zeros(2, 64, 64))
+    (loss + out.similarity.sum()).backward()
+    assert torch.isfinite(model.head.transformer.encoder.layers[0].self_attn.sampling_offsets.weight.grad).all()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model.eval()(frames, audio).logits.float()
+    assert (low - ref).abs().max() < 0.05 * ref.abs().max() + 0.05
 
 
 def test_freezing_switches() -> None:
@@ -156,28 +184,54 @@ def test_freezing_switches() -> None:
 def test_avss_training_step_reduces_loss() -> None:
     torch.manual_seed(0)
     model = avsegformer_model("pvt_v2_b5", "avss", small=True).train()
+    model.freeze_audio(True)
     frames, audio = _inputs(10, size=64)
     target = torch.zeros(10, 64, 64, dtype=torch.long)
     target[:, 10:40, 20:60] = 7
     weight = torch.tensor([1.0] * 5 + [0.0] * 5)
-    losses = _train_steps(model, frames, audio, target, weight, semantic=True, steps=4)
+    losses = _train_steps(model, frames, audio, target, weight, semantic=True, steps=3)
     assert losses[-1] < losses[0]
 
 
 def test_small_config_step_is_fast() -> None:
-    """One clip (5 frames) at 112 px: forward + backward + AdamW step well under a second on a free core."""
+    """One clip (5 frames) at 112 px, one thread: forward + backward + AdamW step well under a second on a free core."""
     torch.manual_seed(0)
     model = avsegformer_model("resnet50", "s4", small=True).train()
     frames, audio = _inputs(5)
     target = (torch.rand(5, SIZE, SIZE) > 0.5).float()
     _train_steps(model, frames, audio, target, None, semantic=False, steps=1)  # warm-up
-    best = min(
-        (lambda t0: (_train_steps(model, frames, audio, target, None, False, 1), time.perf_counter() - t0)[1])(
-            time.perf_counter()
-        )
-        for _ in range(3)
-    )
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        _train_steps(model, frames, audio, target, None, semantic=False, steps=1)
+        times.append(time.perf_counter() - t0)
+    best = min(times)
     assert best < 2.0, f"{best:.2f}s per step (limit 2 s: the CI machine is shared)"
+
+
+def test_checkpoint_loading_strips_module_prefix_and_reports_mismatches(tmp_path) -> None:
+    torch.manual_seed(0)
+    src = avsegformer_model("resnet50", "s4", small=True)
+    # DataParallel-style names, as some released files have them
+    path = tmp_path / "ckpt.pth"
+    torch.save({f"module.{k}": v for k, v in src.state_dict().items()}, path)
+    dst = avsegformer_model("resnet50", "s4", small=True, cgsl=True)  # + CGSL: its weights stay fresh
+    load_avsegformer_checkpoint(dst, path)
+    assert all(torch.equal(v, dst.state_dict()[k]) for k, v in src.state_dict().items())
+
+    bad = dict(src.state_dict())
+    bad.pop("head.fc.4.weight")
+    bad["audio_proj.weight"] = torch.zeros(3, 3)
+    torch.save(bad, path)
+    with pytest.raises(InputFileError, match=r"ckpt\.pth: .*1 missing key\(s\), e\.g\. head\.fc\.4\.weight.*audio_proj"):
+        load_avsegformer_checkpoint(dst, path)
+    avss = avsegformer_model("resnet50", "avss", small=True)
+    torch.save(src.state_dict(), path)  # 1-class head into a 71-class model
+    with pytest.raises(InputFileError, match="head.fc.4.weight has shape"):
+        load_avsegformer_checkpoint(avss, path)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputFileError, match="ckpt.pth"):
+        load_avsegformer_checkpoint(avss, path)
 
 
 # ----- losses ---------------------------------------------------------------------------------------------

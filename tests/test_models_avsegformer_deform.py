@@ -7,10 +7,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from avsbench_robust.models.msdeform_attn import MSDeformAttn, ms_deform_attn_sample  # noqa: E402
+from avsbench_robust.models.msdeform_attn import MSDeformAttn, ms_deform_attn_sample
 
 
-def _bilinear_zero_pad(img: "torch.Tensor", x: "torch.Tensor", y: "torch.Tensor") -> "torch.Tensor":
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The CI CPU is shared by many jobs: one intra-op thread avoids oversubscription stalls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _bilinear_zero_pad(img: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """img [D, H, W]; 0-d (x, y) normalised with 0 and 1 on the outer pixel edges; outside pixels read 0."""
     d, h, w = img.shape
     px, py = x * w - 0.5, y * h - 0.5  # align_corners=False: pixel centres at (i + 0.5) / size
@@ -25,7 +34,7 @@ def _bilinear_zero_pad(img: "torch.Tensor", x: "torch.Tensor", y: "torch.Tensor"
 
 def _reference_sample(value, shapes, locations, weights):
     """Obviously-correct loops: out[n, q, m] = sum_l sum_p w * bilinear(value_l[n, :, m], loc)."""
-    n_, s_, m_, d_ = value.shape
+    n_, _, m_, d_ = value.shape
     _, lq, _, n_levels, n_points, _ = locations.shape
     starts = [0]
     for h, w in shapes:

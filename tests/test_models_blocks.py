@@ -2,6 +2,7 @@
 the inference gate; the small configs run forward and backward."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -111,7 +112,7 @@ def test_gate_empties_only_rejected_frames() -> None:
 @pytest.mark.parametrize("subset", ["s4", "avss"])
 def test_small_tpavi_forward_backward(backbone: str, subset: str) -> None:
     torch.manual_seed(0)
-    cfg = model_config("tpavi", backbone, subset, size="small", cgsl=True)
+    cfg = dataclasses.replace(model_config("tpavi", backbone, subset, size="small", cgsl=True), image_size=64)
     net = AVSNet(cfg)
     t = cfg.frames
     frames = torch.randn(2 * t, 3, cfg.image_size, cfg.image_size)
@@ -133,3 +134,25 @@ def test_dilated_sum_shortcut_is_exact(size: tuple[int, int]) -> None:
     x = torch.randn(2, 8, *size, dtype=torch.float64)
     want = sum(conv(x) for conv in m.conv2d_list)
     torch.testing.assert_close(m(x), want, rtol=1e-10, atol=1e-10)
+
+
+def test_losses_supervise_negatives_and_respect_weights() -> None:
+    from avsbench_robust.models.losses import avm_loss, bce_loss, dice_loss
+    from avsbench_robust.models.tpavi import AVSOutput
+
+    logits = torch.zeros(2, 1, 8, 8, requires_grad=True)
+    empty = torch.zeros(2, 1, 8, 8)
+    # Dice with an empty GT still pushes the mask towards empty (our smoothing decision)
+    dice_loss(logits, empty, torch.ones(2)).backward()
+    assert (logits.grad > 0).all()
+    # BCE only counts supervised frames
+    gt = torch.stack([torch.ones(1, 8, 8), torch.zeros(1, 8, 8)])
+    assert bce_loss(torch.full((2, 1, 8, 8), 5.0), gt, torch.tensor([1.0, 0.0])).item() == pytest.approx(
+        F.softplus(torch.tensor(-5.0)).item(), rel=1e-5)
+    # L_AVM: zero weight -> zero loss; matching audio/visual directions -> lower than mismatched
+    v = torch.randn(5, 4, 3, 3)
+    a = v.mean((-2, -1)).reshape(1, 5, 4)
+    out = AVSOutput(logits=torch.full((5, 1, 6, 6), 10.0), feature_maps=[v], audio_feats=[a])
+    bad = AVSOutput(logits=out.logits, feature_maps=[v], audio_feats=[-a])
+    assert avm_loss(out, torch.zeros(5), (0,)).item() == 0.0
+    assert avm_loss(out, torch.ones(5), (0,)) < avm_loss(bad, torch.ones(5), (0,))

@@ -13,7 +13,12 @@ from avsbench_robust.errors import InputFileError
 from avsbench_robust.models import build_model, model_config
 from avsbench_robust.models.backbones import build_backbone
 from avsbench_robust.models.pretrained import (
-    RESNET50_FILE, VGGISH_FILE, load_backbone, load_vggish, map_resnet50, read_state_dict,
+    RESNET50_FILE,
+    VGGISH_FILE,
+    load_backbone,
+    load_vggish,
+    map_resnet50,
+    read_state_dict,
 )
 from avsbench_robust.models.vggish import vggish
 
@@ -85,7 +90,7 @@ class _Evil:
 def test_pickled_objects_are_refused(tmp_path: Path, capsys) -> None:
     path = tmp_path / VGGISH_FILE
     with open(path, "wb") as f:
-        pickle.dump({"features.0.weight": _Evil()}, f)
+        pickle.dump({"features.0.weight": _Evil()}, f, protocol=2)
     with pytest.raises(InputFileError, match="weights_only"):
         read_state_dict(path)
     assert "executed" not in capsys.readouterr().out

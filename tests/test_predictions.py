@@ -10,7 +10,7 @@ from PIL import Image
 
 from avsbench_robust.data.classes import AVSS_PALETTE
 from avsbench_robust.predictions import (
-    ClipSpec, DecodeProblem, Kind, Layout, decode_array, decode_png, detect_layout, frame_paths, resize_nearest, to_eval,
+    ClipSpec, DecodeProblem, Kind, is_binary_u8, Layout, decode_array, decode_png, detect_layout, frame_paths, resize_nearest, to_eval,
 )
 from avsbench_robust.types import Subset
 
@@ -40,17 +40,17 @@ MASK[2:5, 3:7] = 1
 # ---------------------------------------------------------------- PNG modes, binary task
 def test_png_l_binary_and_probability():
     dec = decode_png(_png(Image.fromarray(MASK * 255, "L")), semantic=False)
-    assert dec.kind is Kind.BINARY and np.array_equal(dec.array, MASK * 255)
+    assert dec.kind is Kind.U8 and np.array_equal(dec.array, MASK * 255) and is_binary_u8(dec.array)
     prob = (MASK * 200 + 17).astype(np.uint8)
     dec = decode_png(_png(Image.fromarray(prob, "L")), semantic=False)
-    assert dec.kind is Kind.PROB and np.array_equal(dec.array, prob)
+    assert dec.kind is Kind.U8 and np.array_equal(dec.array, prob) and not is_binary_u8(dec.array)
 
 
 def test_png_save_mask_p_mode_is_grey_levels():
     # what the official save_mask writes: Image.fromarray(0/255).convert('P')
     img = Image.fromarray(MASK * 255, "L").convert("P")
     dec = decode_png(_png(img), semantic=False)
-    assert dec.kind is Kind.BINARY and np.array_equal(dec.array, MASK * 255)
+    assert np.array_equal(dec.array, MASK * 255)
 
 
 def test_png_p_mode_coloured_palette_any_colour_is_foreground():
@@ -117,7 +117,7 @@ def test_array_kinds():
     assert dec.kind is Kind.LOGITS
     assert decode_array(_npy(probs * 20 - 10), ".npy", 5, semantic=False, logits=True).kind is Kind.LOGITS
     u8 = (probs * 255).astype(np.uint8)
-    assert decode_array(_npy(u8), ".npy", 5, semantic=False).kind is Kind.PROB
+    assert decode_array(_npy(u8), ".npy", 5, semantic=False).kind is Kind.U8
     assert decode_array(_npy(probs > 0.5), ".npy", 5, semantic=False).kind is Kind.BINARY
     cls = (probs * 70).astype(np.int64)
     assert np.array_equal(decode_array(_npy(cls), ".npy", 5, semantic=True).array, cls)
@@ -160,11 +160,12 @@ def test_nearest_matches_pil(src, dst):
 
 def test_to_eval_kinds():
     u8 = np.array([[[0, 255], [255, 0]]], np.uint8)
-    out, resized = to_eval(u8, Kind.BINARY, (4, 4))
+    out, resized = to_eval(u8, Kind.U8, (4, 4))  # hard 0/255 mask: nearest
     assert resized and out.dtype == np.uint8 and set(np.unique(out)) == {0, 255}
-    out, resized = to_eval(u8, Kind.PROB, (2, 2))
+    out, resized = to_eval(u8, Kind.U8, (2, 2))
     assert not resized and out is u8
-    out, _ = to_eval(u8, Kind.PROB, (4, 4))
+    soft = u8 // 2 + 1
+    out, _ = to_eval(soft, Kind.U8, (4, 4))  # 8-bit probabilities: bilinear, as float32
     assert out.dtype == np.float32 and 0 < out[0, 1, 1] < 1
     out, _ = to_eval(np.full((1, 2, 2), 80.0, np.float32), Kind.LOGITS, (2, 2))
     assert out.dtype == np.float32 and np.allclose(out, 1.0)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.multiprocessing as mp  # noqa: E402
+import torch.multiprocessing as mp
 
-from avsbench_robust.models.configs import model_config, train_config  # noqa: E402
+from avsbench_robust.models.configs import model_config, train_config
 
 
 def _free_port() -> int:
@@ -28,7 +28,7 @@ def _worker(rank: int, world: int, port: int, root: str, out: str, dump: str) ->
     from avsbench_robust.train import train
 
     mcfg = dataclasses.replace(model_config("tpavi", "resnet50", "ms3", "small", cgsl=True), image_size=64)
-    tcfg = train_config(mcfg, epochs=2, batch_clips=1, neg_ratio=0.25, val_every=0)
+    tcfg = train_config(mcfg, epochs=2, batch_clips=1, neg_ratio=0.5, val_every=0, limit_clips=2)
 
     def dump_params(net, epoch: int) -> None:
         torch.save({k: v.detach().clone() for k, v in net.state_dict().items()}, Path(dump) / f"rank{rank}_epoch{epoch}.pt")

@@ -42,19 +42,18 @@ class AVSNet(nn.Module):
             raise ValueError(f"unknown model {cfg.model!r}")
 
     def backbone(self) -> nn.Module:
-        m = self.model
-        return m.backbone if isinstance(m, TPAVI) else getattr(m, "backbone")
+        return self.model.backbone
 
     def audio_network(self) -> nn.Module:
         return self.audio_extractor if self.audio_extractor is not None else self.model.vggish
 
-    def forward(self, frames: torch.Tensor, audio: torch.Tensor, frame_mask: "torch.Tensor | None" = None) -> AVSOutput:
+    def forward(self, frames: torch.Tensor, audio: torch.Tensor, frame_mask: torch.Tensor | None = None) -> AVSOutput:
         if self.audio_extractor is not None:
             audio = self.audio_extractor(audio)
         return self.model(frames, audio, frame_mask)
 
 
-def build_model(cfg: ModelConfig, weights_dir: "str | Path | None" = None, log=print) -> AVSNet:
+def build_model(cfg: ModelConfig, weights_dir: str | Path | None = None, log=print) -> AVSNet:
     """Build the system; with `weights_dir`, load the pretrained backbone/VGGish files found there.
 
     A loaded VGGish is frozen (as in both originals); without its weights it trains with the rest.
@@ -76,6 +75,23 @@ def build_model(cfg: ModelConfig, weights_dir: "str | Path | None" = None, log=p
     return net
 
 
-__all__ = ["AVSNet", "AVSOutput", "BACKBONES", "CGSL", "ModelConfig", "TPAVI", "TPAVIBlock", "TrainConfig",
-           "VGGish", "apply_gate", "build_backbone", "build_model", "cgsl_loss", "gate_open", "model_config",
-           "tpavi_official", "train_config", "vggish"]
+__all__ = [
+    "BACKBONES",
+    "CGSL",
+    "TPAVI",
+    "AVSNet",
+    "AVSOutput",
+    "ModelConfig",
+    "TPAVIBlock",
+    "TrainConfig",
+    "VGGish",
+    "apply_gate",
+    "build_backbone",
+    "build_model",
+    "cgsl_loss",
+    "gate_open",
+    "model_config",
+    "tpavi_official",
+    "train_config",
+    "vggish",
+]

@@ -10,17 +10,21 @@ are what lets the released checkpoints load with `strict=True`.
 """
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from avsbench_robust.errors import InputFileError
 from avsbench_robust.models.backbones import build_backbone
 from avsbench_robust.models.cgsl import CGSL
 from avsbench_robust.models.configs import ModelConfig
 from avsbench_robust.models.msdeform_attn import MSDeformAttn
+from avsbench_robust.models.pretrained import read_state_dict
 from avsbench_robust.models.tpavi import AVSOutput
 from avsbench_robust.models.vggish import vggish
 from avsbench_robust.types import Subset
@@ -210,12 +214,17 @@ class EncoderLayer(nn.Module):
 
 
 class Encoder(nn.Module):
-    def __init__(self, num_layers: int, **layer: int | float) -> None:
+    def __init__(self, num_layers: int, **layer: float) -> None:
         super().__init__()
         self.layers = nn.ModuleList([EncoderLayer(**layer) for _ in range(num_layers)])  # type: ignore[arg-type]
+        self._ref_cache: dict[tuple, Tensor] = {}
 
     def forward(self, src: Tensor, pos: Tensor, shapes: Sequence[tuple[int, int]]) -> Tensor:
-        ref = _grid_reference_points(shapes, src.device)
+        key = (tuple(shapes), src.device)
+        ref = self._ref_cache.get(key)
+        if ref is None:
+            with torch.inference_mode(False):  # a cache made under inference_mode would break later training
+                ref = self._ref_cache[key] = _grid_reference_points(shapes, src.device)
         for layer in self.layers:
             src = layer(src, pos, ref, shapes)
         return src
@@ -246,7 +255,7 @@ class DecoderLayer(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, num_layers: int, **layer: int | float) -> None:
+    def __init__(self, num_layers: int, **layer: float) -> None:
         super().__init__()
         self.layers = nn.ModuleList([DecoderLayer(**layer) for _ in range(num_layers)])  # type: ignore[arg-type]
 
@@ -293,7 +302,7 @@ class MaskMLP(nn.Module):
     def __init__(self, in_dim: int, hidden: int, out_dim: int, num_layers: int = 3) -> None:
         super().__init__()
         dims = [in_dim] + [hidden] * (num_layers - 1) + [out_dim]
-        self.layers = nn.ModuleList(nn.Conv2d(a, b, kernel_size=1) for a, b in zip(dims[:-1], dims[1:]))
+        self.layers = nn.ModuleList(nn.Conv2d(a, b, kernel_size=1) for a, b in itertools.pairwise(dims))
 
     def forward(self, x: Tensor) -> Tensor:
         for i, layer in enumerate(self.layers):
@@ -531,6 +540,40 @@ def build_avsegformer(model_cfg: ModelConfig) -> AVSegFormer:
     return avsegformer_model(
         model_cfg.backbone, model_cfg.subset, small=model_cfg.narrow, cgsl=model_cfg.cgsl, embed_dim=model_cfg.channel
     )
+
+
+def checkpoint_problems(expected: dict[str, Tensor], given: dict[str, Tensor], optional_prefix: str = "cgsl.") -> list[str]:
+    """Why `given` cannot be loaded strictly into a model whose state dict is `expected` (empty: it can).
+
+    Keys under `optional_prefix` may be absent (original checkpoints have no CGSL).
+    """
+    problems = []
+    missing = [k for k in expected if k not in given and not k.startswith(optional_prefix)]
+    extra = [k for k in given if k not in expected]
+    shapes = [k for k in expected if k in given and tuple(given[k].shape) != tuple(expected[k].shape)]
+    if missing:
+        problems.append(f"{len(missing)} missing key(s), e.g. {', '.join(missing[:3])}")
+    if extra:
+        problems.append(f"{len(extra)} unexpected key(s), e.g. {', '.join(extra[:3])}")
+    for k in shapes[:3]:
+        problems.append(f"{k} has shape {list(given[k].shape)}, the model expects {list(expected[k].shape)}")
+    return problems
+
+
+def load_avsegformer_checkpoint(model: AVSegFormer, path: str | Path) -> None:
+    """Load an AVSegFormer checkpoint (the released .pth files or ours) into `model`, strictly.
+
+    Tensors only (weights_only); a DataParallel `module.` prefix is stripped. Raises InputFileError
+    naming the file and the first mismatches, before anything is copied.
+    """
+    state = read_state_dict(path)
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    problems = checkpoint_problems(model.state_dict(), state)
+    if problems:
+        raise InputFileError(path, "not a checkpoint of this AVSegFormer: " + "; ".join(problems))
+    # an original checkpoint has no CGSL: then (only then) the fresh cgsl.* weights stay as they are
+    model.load_state_dict(state, strict=model.cgsl is None or any(k.startswith("cgsl.") for k in state))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ class CGSL(nn.Module):
         return F.cosine_similarity(a.float(), v.float(), dim=-1, eps=1e-8)
 
 
-def cgsl_loss(similarity: torch.Tensor, positive: torch.Tensor, weight: "torch.Tensor | None" = None) -> torch.Tensor:
+def cgsl_loss(similarity: torch.Tensor, positive: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 8: mean BCE of sigmoid(similarity) against 1 (positive pair) / 0 (negative pair).
 
     `weight` (optional, [N]) drops frames from the mean, e.g. AVSS zero-padded frames.

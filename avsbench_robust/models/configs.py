@@ -58,11 +58,11 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     val_every: int = 1  # 0 = no validation
-    limit_clips: "int | None" = None  # use only the first N training clips (smoke runs, tests)
+    limit_clips: int | None = None  # use only the first N training clips (smoke runs, tests)
     extra: dict = field(default_factory=dict)
 
 
-def model_config(model: str, backbone: str, subset: "Subset | str", size: str = "full", cgsl: bool = False) -> ModelConfig:
+def model_config(model: str, backbone: str, subset: Subset | str, size: str = "full", cgsl: bool = False) -> ModelConfig:
     """The config for one (model, backbone, subset, size); raises ValueError on unknown names."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r} (expected one of: {', '.join(MODELS)})")

@@ -32,7 +32,7 @@ class Clip:
     audio_path: str
     audio_seconds: float
     frame_paths: tuple[str, ...]
-    mask_paths: tuple["str | None", ...]
+    mask_paths: tuple[str | None, ...]
     frame_ids: tuple[int, ...]  # k as written in file names
 
 
@@ -44,7 +44,8 @@ def clips_from_index(index: pd.DataFrame) -> list[Clip]:
         r = g.iloc[0]
         out.append(Clip(str(r["subset"]), str(split), str(video), str(r["category"]), str(r["label"]),
                         tuple(r["objects"]), str(r["audio_path"]), float(r["audio_seconds"]),
-                        tuple(g["frame_path"].astype(str)), tuple(None if m is None or (isinstance(m, float)) else str(m) for m in g["mask_path"]),
+                        tuple(g["frame_path"].astype(str)),
+                        tuple(None if m is None or isinstance(m, float) else str(m) for m in g["mask_path"]),
                         tuple(int(k) for k in g["frame"])))
     return out
 
@@ -75,14 +76,14 @@ def fit_features(feats: np.ndarray, frames: int) -> np.ndarray:
 class FeatureSource:
     """Features [n, 1, 96, 64] of (clip, condition), from `build_out` or computed on the fly."""
 
-    def __init__(self, subset: "Subset | str", clips: list[Clip], build_out: "Path | None" = None,
+    def __init__(self, subset: Subset | str, clips: list[Clip], build_out: Path | None = None,
                  seed: int = BUILD_SEED, cache: bool = True) -> None:
         self.subset = Subset.parse(subset)
         self.build_out = None if build_out is None else Path(build_out)
         self.seed = seed
         self.clips = {(c.split, c.video): c for c in clips}
-        self._pairs: "dict[tuple[str, str], str] | None" = None
-        self._cache: "dict | None" = {} if cache else None
+        self._pairs: dict[tuple[str, str], str] | None = None
+        self._cache: dict | None = {} if cache else None
         if self.build_out is not None and not self.build_out.is_dir():
             raise InputFileError(self.build_out, "build output folder not found")
 
@@ -133,7 +134,7 @@ class FeatureSource:
             raise InputFileError(path, f"expected finite features [n,1,96,64], got {arr.shape}")
         return arr.astype(np.float32, copy=False)
 
-    def features(self, clip: Clip, condition: "Condition | str") -> np.ndarray:
+    def features(self, clip: Clip, condition: Condition | str) -> np.ndarray:
         cond = Condition.parse(condition)
         key = (clip.split, clip.video, cond)
         if self._cache is not None and key in self._cache:
@@ -144,7 +145,7 @@ class FeatureSource:
         return arr
 
 
-def clip_arrays(clip: Clip, condition: "Condition | str", features: FeatureSource, frames: int, size: int,
+def clip_arrays(clip: Clip, condition: Condition | str, features: FeatureSource, frames: int, size: int,
                 with_gt: bool = True, original_gt: bool = False) -> dict[str, np.ndarray]:
     """Everything one clip contributes to a batch, padded to `frames` (AVSS v1 clips: 5 real of 10).
 

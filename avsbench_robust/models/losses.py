@@ -86,7 +86,7 @@ def avm_loss(out: AVSOutput, weight: torch.Tensor, stages=(0, 1, 2, 3)) -> torch
 
 
 def total_loss(mcfg: ModelConfig, tcfg: TrainConfig, out: AVSOutput, gt: torch.Tensor, valid: torch.Tensor,
-               positive: torch.Tensor, frame_mask: "torch.Tensor | None" = None) -> tuple[torch.Tensor, dict]:
+               positive: torch.Tensor, frame_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """The model's original segmentation loss + lambda_avm * L_AVM + lambda_cgsl * L_BCE(CGSL)."""
     logits = out.logits
     if mcfg.model == "tpavi":

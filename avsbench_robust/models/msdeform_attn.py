@@ -8,7 +8,7 @@ runs on any device, under autocast and with autograd. Parameter names and shapes
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -48,15 +48,17 @@ def ms_deform_attn_sample(
     # sample in the wider of the two dtypes: bf16 grids would be off by up to a quarter pixel at 128 px
     dtype = torch.promote_types(value.dtype, sampling_locations.dtype)
     value = value.to(dtype)
-    grids = (2.0 * sampling_locations.to(dtype) - 1.0).transpose(1, 2).flatten(0, 1)  # [N*M, Lq, L, P, 2]
-    weights = attention_weights.transpose(1, 2).flatten(0, 1)  # [N*M, Lq, L, P]
+    # level-major copies, so each level's grid and weights are contiguous: [L, N*M, Lq, P, 2] / [L, N*M, 1, Lq, P]
+    grids = (2.0 * sampling_locations.to(dtype) - 1.0).permute(3, 0, 2, 1, 4, 5)
+    grids = grids.reshape(n_levels, n * m, lq, n_points, 2)
+    weights = attention_weights.to(dtype).permute(3, 0, 2, 1, 4).reshape(n_levels, n * m, 1, lq, n_points)
     per_level = value.split([h * w for h, w in spatial_shapes], dim=1)
     out: Tensor | None = None
     for lvl, (h, w) in enumerate(spatial_shapes):
         v = per_level[lvl].permute(0, 2, 3, 1).reshape(n * m, d, h, w)
-        sampled = F.grid_sample(v, grids[:, :, lvl], mode="bilinear", padding_mode="zeros", align_corners=False)
+        sampled = F.grid_sample(v, grids[lvl], mode="bilinear", padding_mode="zeros", align_corners=False)
         # [N*M, D, Lq, P] * [N*M, 1, Lq, P] summed over points (no permute copy, unlike an einsum/bmm)
-        contrib = (sampled * weights[:, None, :, lvl].to(sampled.dtype)).sum(-1)
+        contrib = (sampled * weights[lvl]).sum(-1)
         out = contrib if out is None else out + contrib
     return out.reshape(n, m * d, lq).transpose(1, 2)  # type: ignore[union-attr]
 

@@ -25,7 +25,7 @@ VGGISH_FILE = "vggish-10086976.pth"
 BACKBONE_FILES = {"resnet50": RESNET50_FILE, "pvt_v2_b5": PVT_V2_B5_FILE}
 
 
-def read_state_dict(path: "str | Path") -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A flat {name: tensor} from a .pth file; unwraps a single `state_dict`/`model` level."""
     path = Path(path)
     if not path.is_file():
@@ -73,7 +73,7 @@ def _load_into(module: nn.Module, mapped: dict[str, torch.Tensor], path: Path, *
     return extra
 
 
-def load_backbone(backbone: nn.Module, name: str, path: "str | Path") -> list[str]:
+def load_backbone(backbone: nn.Module, name: str, path: str | Path) -> list[str]:
     """Fill a full-size backbone (`resnet50` or `pvt_v2_b5`) from its ImageNet file; returns dropped keys."""
     path = Path(path)
     sd = read_state_dict(path)
@@ -87,13 +87,13 @@ def load_backbone(backbone: nn.Module, name: str, path: "str | Path") -> list[st
     raise ValueError(f"unknown backbone {name!r}")
 
 
-def load_vggish(model: nn.Module, path: "str | Path") -> None:
+def load_vggish(model: nn.Module, path: str | Path) -> None:
     """Strict identity load of the released VGGish weights."""
     path = Path(path)
     _load_into(model, read_state_dict(path), path, drop_extra=False)
 
 
-def find_weights(weights_dir: "str | Path | None") -> dict[str, Path]:
+def find_weights(weights_dir: str | Path | None) -> dict[str, Path]:
     """Which standard files exist in `weights_dir` ({'resnet50'|'pvt_v2_b5'|'vggish': path})."""
     if weights_dir is None:
         return {}

@@ -16,8 +16,8 @@ skip feature (identical to the official x2 at 224, and also valid for sizes not 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -84,8 +84,8 @@ class FusionBlock(nn.Module):
         self.resConfUnit1 = ResidualConvUnit(channels)
         self.resConfUnit2 = ResidualConvUnit(channels)
 
-    def forward(self, x: torch.Tensor, skip: "torch.Tensor | None" = None,
-                size: "tuple[int, int] | None" = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
+                size: tuple[int, int] | None = None) -> torch.Tensor:
         if skip is not None:
             x = x + self.resConfUnit1(skip)
         x = self.resConfUnit2(x)
@@ -155,7 +155,7 @@ class AVSOutput:
     logits: torch.Tensor
     feature_maps: list = field(default_factory=list)  # post-fusion maps [BT, C, h, w] per stage
     audio_feats: list = field(default_factory=list)  # aligned audio [BT/T', T', C] per stage (or None)
-    similarity: "torch.Tensor | None" = None  # CGSL cosine similarity [BT]
+    similarity: torch.Tensor | None = None  # CGSL cosine similarity [BT]
     extra: dict = field(default_factory=dict)
 
 
@@ -199,7 +199,7 @@ class TPAVI(nn.Module):
         return getattr(self, self.backbone_attr)
 
     def forward(self, frames: torch.Tensor, audio: torch.Tensor,
-                frame_mask: "torch.Tensor | None" = None) -> AVSOutput:
+                frame_mask: torch.Tensor | None = None) -> AVSOutput:
         """frames [BT,3,H,W], audio VGGish embeddings [BT,128], frame_mask [BT] (AVSS padding) or None."""
         bt = frames.shape[0]
         if bt % self.window:

@@ -32,7 +32,7 @@ class VGGish(nn.Module):
         def conv(i: int, o: int) -> list[nn.Module]:
             return [nn.Conv2d(i, o, 3, padding=1), nn.ReLU(inplace=True)]
 
-        pool = lambda: nn.MaxPool2d(2, 2)  # noqa: E731
+        pool = lambda: nn.MaxPool2d(2, 2)
         self.features = nn.Sequential(
             *conv(1, c1), pool(), *conv(c1, c2), pool(), *conv(c2, c3), *conv(c3, c3), pool(),
             *conv(c3, c4), *conv(c4, c4), pool(),

@@ -31,6 +31,7 @@ class Kind(str, Enum):
     """What decoded values mean, which decides how they are resized and turned into probabilities."""
 
     BINARY = "binary"  # uint8 0/255: nearest
+    U8 = "u8"  # uint8 v/255, binary or probability: decided only if a resize needs to know
     PROB = "prob"  # uint8 v/255 or float32 in [0, 1]: bilinear
     LOGITS = "logits"  # float32, sigmoid after (bilinear) resizing, as models upsample logits
     CLASS = "class"  # uint8 class index 0..70: nearest
@@ -54,10 +55,11 @@ def _used(values: np.ndarray) -> np.ndarray:
     return np.bincount(values.ravel(), minlength=256) > 0
 
 
-def _binary_or_prob(v: np.ndarray) -> Decoded:
+def is_binary_u8(v: np.ndarray) -> bool:
+    """True when 8-bit values are only 0 and 255 (a hard mask, resized by nearest neighbour)."""
     used = _used(v)
     used[[0, 255]] = False
-    return Decoded(v, Kind.PROB if used.any() else Kind.BINARY)
+    return not used.any()
 
 
 def _palette(im: Image.Image) -> np.ndarray:
@@ -112,7 +114,7 @@ def decode_png(data: bytes, semantic: bool, max_pixels: int = DEFAULT_MAX_PIXELS
     if mode == "1":
         return Decoded(arr.astype(np.uint8) * np.uint8(255), Kind.BINARY)
     if mode == "L":
-        return _binary_or_prob(arr)
+        return Decoded(arr, Kind.U8)
     if mode == "P":
         pal = _palette(im)
         used = _used(arr)
@@ -120,9 +122,9 @@ def decode_png(data: bytes, semantic: bool, max_pixels: int = DEFAULT_MAX_PIXELS
         # Grey palettes (what save_mask's convert('P') writes) carry the grey level; coloured ones
         # (VOC-style label PNGs) mean "any non-black index is foreground".
         lut = pal[:, 0] if gray[used].all() else (pal.any(1) * 255).astype(np.uint8)
-        return _binary_or_prob(lut[arr])
+        return Decoded(lut[arr], Kind.U8)
     if (arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all():
-        return _binary_or_prob(np.ascontiguousarray(arr[..., 0]))
+        return Decoded(np.ascontiguousarray(arr[..., 0]), Kind.U8)
     return Decoded(arr.any(-1).astype(np.uint8) * np.uint8(255), Kind.BINARY)
 
 
@@ -224,7 +226,7 @@ def decode_array(
     if arr.dtype.kind == "b":
         return Decoded(arr.astype(np.uint8) * np.uint8(255), Kind.BINARY)
     if arr.dtype == np.uint8:
-        return _binary_or_prob(arr)
+        return Decoded(arr, Kind.U8)
     if arr.dtype.kind in "iu":
         if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 1):
             raise DecodeProblem(f"{arr.dtype} values outside {{0, 1}}; store uint8 0..255 or float probabilities")

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -179,6 +179,8 @@ class ClipTask:
     eval_size: "tuple[int, int] | None"
     logits: bool
     max_pixels: int
+    # (subset, protocol, batch_size, split): score the clip in the worker and return only the sums
+    scorer_args: "tuple | None" = None
 
 
 @dataclass
@@ -193,6 +195,7 @@ class ClipData:
     resized: dict[Condition, int] = field(default_factory=dict)
     filled: dict[Condition, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    scorer: Any = None  # a one-clip Scorer when the task asked to be scored in the worker
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -264,18 +267,31 @@ def load_clip(task: ClipTask) -> ClipData:
             out.preds[cond] = _concat(frames)
         out.resized[cond] = resized
         out.filled[cond] = filled
+    if task.scorer_args is not None and not out.problems:
+        _score_here(out, task.scorer_args)
     return out
 
 
+def _score_here(out: ClipData, scorer_args: tuple) -> None:
+    """Reduce the clip to the scorer's per-video sums, so only those cross the process boundary."""
+    from ..scorer import Scorer
+
+    subset, protocol, batch_size, split = scorer_args
+    scorer = Scorer(subset, protocol, batch_size, split=split)
+    for cond, pred in out.preds.items():
+        scorer.update(cond, pred, out.gt, video=out.video, category=out.category or None)
+    out.scorer, out.gt, out.preds = scorer, None, {}
+
+
 def make_tasks(plan: PredictionPlan, eval_size: "tuple[int, int] | None", logits: bool,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> list[ClipTask]:
+               max_pixels: int = DEFAULT_MAX_PIXELS, scorer_args: "tuple | None" = None) -> list[ClipTask]:
     """One task per clip, conditions in `Condition` order."""
     tasks = []
     for clip in plan.clips:
         preds = tuple((cond, cp.clip_files(clip.video), cp.layout is not None and cp.layout.is_array)
                       for cond, cp in plan.conditions.items())
         tasks.append(ClipTask(plan.subset, plan.root, clip.video, clip.category, clip.t, clip.frames_in_clip,
-                              clip.gt_paths, preds, eval_size, logits, max_pixels))
+                              clip.gt_paths, preds, eval_size, logits, max_pixels, scorer_args))
     return tasks
 
 

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 from scipy.special import expit
 
-from .decode import Kind
+from .decode import Kind, is_binary_u8
 
 
 def _nearest_index(n_in: int, n_out: int) -> np.ndarray:
@@ -45,6 +45,10 @@ def to_eval(arr: np.ndarray, kind: Kind, hw: tuple[int, int]) -> tuple[np.ndarra
     become float32; logits are resized first, then squashed, as models upsample logits.
     """
     resized = arr.shape[-2:] != tuple(hw)
+    if kind is Kind.U8:
+        if not resized:
+            return arr, False
+        kind = Kind.BINARY if is_binary_u8(arr) else Kind.PROB
     if kind in (Kind.BINARY, Kind.CLASS):
         return resize_nearest(arr, hw), resized
     if kind is Kind.LOGITS:

@@ -24,14 +24,16 @@ def scan_tree(folder: Path, root: Path) -> Listing:
     Hidden entries (name starting with '.') are skipped: editors and file browsers leave them.
     """
     out = Listing()
-    seen_dirs: set[Path] = set()
-    stack: list[tuple[Path, str]] = [(folder, "")]
+    # Each entry carries the real paths of its ancestors: a link back up the tree is a loop,
+    # while two links to one folder (e.g. silence/ -> positive/ for an audio-blind model) are fine.
+    stack: list[tuple[Path, str, frozenset[Path]]] = [(folder, "", frozenset())]
     while stack:
-        here, rel = stack.pop()
+        here, rel, ancestors = stack.pop()
         real = here.resolve()
-        if real in seen_dirs:  # a symlink loop or two links to one folder: list it once
+        if real in ancestors:
+            out.problems.append(f"{here}: symlink loop")
             continue
-        seen_dirs.add(real)
+        ancestors = ancestors | {real}
         try:
             entries = sorted(os.scandir(here), key=lambda e: e.name)
         except OSError as exc:
@@ -51,7 +53,7 @@ def scan_tree(folder: Path, root: Path) -> Listing:
                     out.problems.append(f"{path}: broken symlink")
                     continue
             if entry.is_dir(follow_symlinks=True):
-                stack.append((path, rel_path + "/"))
+                stack.append((path, rel_path + "/", ancestors))
             elif entry.is_file(follow_symlinks=True):
                 out.files.add(rel_path)
             else:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +40,7 @@ class DWConv(nn.Module):
         self.dwconv = nn.Conv2d(dim, dim, 3, 1, 1, groups=dim)
 
     def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        b, n, c = x.shape
+        b, _, c = x.shape
         x = self.dwconv(x.transpose(1, 2).reshape(b, c, h, w))
         return x.flatten(2).transpose(1, 2)
 
