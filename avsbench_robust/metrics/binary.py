@@ -101,6 +101,8 @@ def threshold_counts(prob: np.ndarray) -> np.ndarray:
 
 _U8_COUNTS = np.searchsorted(THRESHOLDS, np.arange(256, dtype=np.float32) / np.float32(255.0),
                              side="right").astype(np.uint16)
+#: One-hot map from a byte value's histogram bin to its threshold-count bin ([256, 256], int64).
+_U8_TO_COUNTS = np.eye(NUM_THRESHOLDS + 1, dtype=np.int64)[_U8_COUNTS]
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ _HIST_CHUNK = 8
 
 
 def _joint_histogram(counts: np.ndarray, obj: np.ndarray) -> np.ndarray:
-    """[T, 2, 256] histogram of threshold counts, split by GT background (0) / object (1).
+    """[T, 2, 256] histogram of `counts` (threshold counts, or raw bytes), split by GT background (0) / object (1).
 
     Bin = frame_in_chunk * 512 + is_object * 256 + count, as uint16, one bincount per chunk of frames.
     """
@@ -173,22 +175,24 @@ def binary_frame_stats(pred: np.ndarray, gt: np.ndarray, logits: bool = False) -
     pixels = h * w
     obj = gt != 0
     if pred.dtype == np.uint8:
-        # 256 possible values: histogram the raw bytes, then map through a lookup table
-        counts = _U8_COUNTS[pred]
-        fg = pred > 127  # v/255 > 0.5  <=>  v >= 128 (float32 exact)
+        # One pass over the pixels: a histogram of the raw bytes split by GT, from which the
+        # threshold-count histogram and the p > 0.5 areas (v/255 > 0.5 <=> v >= 128) all follow.
+        values = _joint_histogram(pred, obj)
+        hist = values @ _U8_TO_COUNTS
+        pred_area = values[:, :, 128:].sum(axis=(1, 2))
+        inter = values[:, 1, 128:].sum(axis=1)
+        gt_area = values[:, 1].sum(axis=1)
     else:
         prob = to_probability(pred, logits=logits)
-        counts = threshold_counts(prob)
+        hist = _joint_histogram(threshold_counts(prob), obj)
         fg = prob > np.float32(0.5)
-    hist = _joint_histogram(counts, obj)
+        gt_area = obj.sum(axis=(1, 2), dtype=np.int64)
+        pred_area = fg.sum(axis=(1, 2), dtype=np.int64)
+        inter = (fg & obj).sum(axis=(1, 2), dtype=np.int64)
     tp_hist = hist[:, 1]
     pp_hist = hist[:, 0] + tp_hist
     pp = _reverse_cumsum_tail(pp_hist)
     tp = _reverse_cumsum_tail(tp_hist)
-
-    gt_area = obj.sum(axis=(1, 2), dtype=np.int64)
-    pred_area = fg.sum(axis=(1, 2), dtype=np.int64)
-    inter = (fg & obj).sum(axis=(1, 2), dtype=np.int64)
     union = pred_area + gt_area - inter
     empty = gt_area == 0
     # official mask_iou: empty GT scores the true-negative fraction (inter_no_obj / num_pixels)
