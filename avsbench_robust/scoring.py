@@ -105,7 +105,9 @@ def score(
     size = None if eval_size is None else (int(eval_size[0]), int(eval_size[1]))
     # Fail on the options before touching any file: a bad protocol/batch size is cheap to report.
     scorer_args = dict(subset=subset, protocol=protocol, batch_size=batch_size)
-    Scorer(**scorer_args)
+    protocol = Scorer(**scorer_args).protocol
+    # SPEC §3: the official AVSS loop scores the zero-padded frames 5..9 of v1s/v1m clips too
+    score_padding = subset.is_semantic and protocol == "official"
 
     root_path = resolve_root(root)
     index = load_index(root_path, subset, split)
@@ -119,12 +121,13 @@ def score(
     # numpy backend: workers score their clips too and send back only per-video sums (merged in
     # metadata order, so the result is identical whatever the worker count); torch: here, on `dev`.
     in_worker = (subset, protocol, batch_size, split.value) if dev is None else None
-    tasks = make_tasks(plan, size, logits, max_pixels, in_worker)
+    tasks = make_tasks(plan, size, logits, max_pixels, in_worker, score_padding)
     n_workers = default_workers() if workers is None else workers
     problems: list[str] = []
     digests: list[tuple[str, str]] = []
     resized: Counter = Counter()
     filled: Counter = Counter()
+    padding: dict[str, Counter] = {"used": Counter(), "filled": Counter(), "ignored": Counter()}
     clips_iter = iter_clips(tasks, n_workers)
     if progress:
         from tqdm import tqdm
@@ -138,6 +141,9 @@ def score(
         digests.extend(clip.digests)
         resized.update(clip.resized)
         filled.update(clip.filled)
+        padding["used"].update(clip.padded_used)
+        padding["filled"].update(clip.padded_filled)
+        padding["ignored"].update(clip.padded_ignored)
         if clip.scorer is not None:
             scorer.merge(clip.scorer)
         else:
@@ -161,7 +167,31 @@ def score(
         "logits": bool(logits),
         "backend": backend,
     })
+    if subset.is_semantic:
+        results.provenance["avss_padding"] = padding_provenance(score_padding, padding)
     return results
+
+
+def padding_provenance(scored: bool, counts: "dict[str, Counter]") -> dict:
+    """What happened to the zero-padded frames 5..9 of AVSS v1s/v1m clips (SPEC §3), summed and per condition.
+
+    official: `frames` padded frames were scored (GT background), `from_predictions` of them read from
+    the folder, `filled_background` scored as background for want of a file; canonical: none is
+    scored and `ignored` counts padded prediction frames that were present but not used.
+    """
+    total = {k: int(sum(c.values())) for k, c in counts.items()}
+    by_cond: dict[str, dict[str, int]] = {}
+    for key, name in (("used", "from_predictions"), ("filled", "filled_background"), ("ignored", "ignored")):
+        for cond, n in counts[key].items():
+            by_cond.setdefault(cond.value, {})[name] = int(n)
+    return {
+        "scored": scored,
+        "frames": total["used"] + total["filled"],
+        "from_predictions": total["used"],
+        "filled_background": total["filled"],
+        "ignored": total["ignored"],
+        "by_condition": by_cond,
+    }
 
 
 def _feed(scorer: Any, clip: ClipData, device: Any) -> None:
@@ -173,4 +203,4 @@ def _feed(scorer: Any, clip: ClipData, device: Any) -> None:
         gt = torch.from_numpy(gt).to(device)
     for cond, pred in clip.preds.items():
         p = pred if device is None else torch.from_numpy(pred).to(device)
-        scorer.update(cond, p, gt, video=clip.video, category=clip.category or None)
+        scorer.update(cond, p, gt, video=clip.video, category=clip.category or None, real_frames=clip.real_frames)

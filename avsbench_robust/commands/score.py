@@ -66,6 +66,13 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
     layouts = ", ".join(f"{c}={lay}" for c, lay in prov["layouts"].items())
     click.echo(f"layouts: {layouts}; resized frames: {prov['resized']}; filled empty: {prov['missing_filled']}",
                err=True)
+    pad = prov.get("avss_padding")
+    if pad and pad["scored"]:
+        click.echo(f"AVSS v1 zero-padded frames scored (official): {pad['frames']} "
+                   f"({pad['from_predictions']} from predictions, {pad['filled_background']} filled as background)",
+                   err=True)
+    elif pad and pad["ignored"]:
+        click.echo(f"AVSS v1 zero-padded prediction frames ignored (canonical): {pad['ignored']}", err=True)
     click.echo(render(results, fmt))
     _write(json_out, json_text)
     _write(csv_out, csv_text)

@@ -5,7 +5,7 @@ without touching the disk and cannot depend on directory listing order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable, Iterable
 
@@ -71,6 +71,25 @@ def _frame_rule(layout: Layout, subset: Subset) -> "_FramePath | None":
     return None
 
 
+#: Frames per clip as the official AVSS loader feeds them: v1s/v1m clips (5 frames) are zero-padded to 10.
+AVSS_FED_FRAMES = 10
+
+
+def padded_t(subset: Subset, clip: ClipSpec) -> tuple[int, ...]:
+    """Positions of the zero-padded frames the official AVSS loop adds to a v1s/v1m clip (5..9), else ()."""
+    if subset is not Subset.AVSS or clip.frames_in_clip >= AVSS_FED_FRAMES:
+        return ()
+    return tuple(range(clip.frames_in_clip, AVSS_FED_FRAMES))
+
+
+def padding_paths(layout: Layout, subset: Subset, clip: ClipSpec) -> tuple[str, ...]:
+    """Where a PNG layout puts the padded frames of an AVSS v1s/v1m clip (AVSS k = t); () when none."""
+    rule = _frame_rule(layout, subset)
+    if rule is None:
+        raise ValueError(f"layout {layout} has no per-frame files for {subset}")
+    return tuple(rule(clip, t, t) for t in padded_t(subset, clip))
+
+
 def frame_paths(layout: Layout, subset: Subset, clip: ClipSpec) -> tuple[str, ...]:
     """The expected PNG path of every GT-bearing frame of `clip` (PNG layouts only)."""
     rule = _frame_rule(layout, subset)
@@ -93,6 +112,9 @@ class LayoutMatch:
     missing: tuple[str, ...]  # expected relpaths absent (for arrays: "<video>.npz|.npy")
     extra: tuple[str, ...]  # present relpaths no clip asked for
     matched: int
+    # AVSS v1s/v1m, PNG layouts: video -> relpath (or None) of each zero-padded frame 5..9. Optional
+    # files: scored under the official protocol (background when absent), ignored under canonical.
+    padding: dict[str, tuple["str | None", ...]] = field(default_factory=dict)
 
     @property
     def missing_videos(self) -> tuple[str, ...]:
@@ -103,14 +125,19 @@ def _match_png(layout: Layout, subset: Subset, clips: Iterable[ClipSpec], presen
     files: dict[str, tuple[str | None, ...]] = {}
     missing: list[str] = []
     used: set[str] = set()
+    padding: dict[str, tuple[str | None, ...]] = {}
     for clip in clips:
         expected = frame_paths(layout, subset, clip)
         found = tuple(p if p in present else None for p in expected)
         files[clip.video] = found
         missing.extend(p for p, f in zip(expected, found) if f is None)
         used.update(f for f in found if f is not None)
+        pads = padding_paths(layout, subset, clip)
+        if pads:
+            padding[clip.video] = tuple(p if p in present else None for p in pads)
+            used.update(p for p in padding[clip.video] if p is not None)
     extra = tuple(sorted(present - used))
-    return LayoutMatch(layout, files, tuple(missing), extra, len(used))
+    return LayoutMatch(layout, files, tuple(missing), extra, len(used), padding)
 
 
 def _match_array(clips: Iterable[ClipSpec], present: frozenset[str]) -> LayoutMatch:

@@ -23,7 +23,7 @@ import pandas as pd
 from ..errors import AVSBRobustError, ValidationError
 from ..types import Condition, SCORED_CONDITIONS, Subset
 from .decode import DEFAULT_MAX_PIXELS, DecodeProblem, decode_array, decode_png
-from .layouts import ClipSpec, Layout, LayoutMatch, detect_layout, frame_paths
+from .layouts import ClipSpec, Layout, LayoutMatch, detect_layout, frame_paths, padded_t
 from .resize import resize_nearest, to_eval
 from .scan import scan_tree
 
@@ -73,6 +73,12 @@ class ConditionPlan:
         if self.match is None:
             return None
         return tuple(None if r is None else self.folder / r for r in self.match.files[video])
+
+    def padding_files(self, video: str) -> "tuple[Path | None, ...]":
+        """PNG files of an AVSS v1s/v1m clip's zero-padded frames 5..9 (None where absent); () otherwise."""
+        if self.match is None:
+            return ()
+        return tuple(None if r is None else self.folder / r for r in self.match.padding.get(video, ()))
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,16 @@ def plan_predictions(
 
 
 @dataclass(frozen=True)
+class CondFiles:
+    """One condition's files for one clip: per GT frame (None = absent), plus the optional padded frames."""
+
+    condition: Condition
+    files: "tuple[Path | None, ...] | None"  # None: the whole condition folder is absent
+    is_array: bool
+    padding: "tuple[Path | None, ...]" = ()  # AVSS v1s/v1m PNG layouts: frames 5..9 (None = absent)
+
+
+@dataclass(frozen=True)
 class ClipTask:
     """Everything a worker needs for one clip; plain data so it pickles cheaply."""
 
@@ -175,17 +191,23 @@ class ClipTask:
     t: tuple[int, ...]
     frames_in_clip: int
     gt_paths: tuple[str, ...]
-    preds: tuple[tuple[Condition, "tuple[Path | None, ...] | None", bool], ...]  # (cond, files, is_array)
+    preds: tuple[CondFiles, ...]
     eval_size: "tuple[int, int] | None"
     logits: bool
     max_pixels: int
     # (subset, protocol, batch_size, split): score the clip in the worker and return only the sums
     scorer_args: "tuple | None" = None
+    # AVSS v1s/v1m: positions 5..9 of the zero padding; fed (GT background) only when score_padding
+    padded: tuple[int, ...] = ()
+    score_padding: bool = False
 
 
 @dataclass
 class ClipData:
-    """One decoded clip: GT `[T,H,W]` and each condition's prediction at the same size."""
+    """One decoded clip: GT `[T,H,W]` and each condition's prediction at the same size.
+
+    With padding scored (official AVSS), T = real frames + padded frames and `real_frames` is set.
+    """
 
     video: str
     category: str
@@ -196,6 +218,10 @@ class ClipData:
     filled: dict[Condition, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     scorer: Any = None  # a one-clip Scorer when the task asked to be scored in the worker
+    real_frames: "int | None" = None
+    padded_used: dict[Condition, int] = field(default_factory=dict)  # padded frames read from predictions
+    padded_filled: dict[Condition, int] = field(default_factory=dict)  # padded frames scored as background
+    padded_ignored: dict[Condition, int] = field(default_factory=dict)  # padded predictions present, not scored
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -206,7 +232,9 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _concat(frames: list[np.ndarray]) -> np.ndarray:
-    """Join `[1,H,W]` frames; mixed uint8 (v/255) and float32 frames become float32 probabilities."""
+    """Join `[n,H,W]` frames; mixed uint8 (v/255) and float32 frames become float32 probabilities."""
+    if len(frames) == 1:
+        return frames[0]
     if all(f.dtype == frames[0].dtype for f in frames):
         return np.concatenate(frames)
     return np.concatenate([f.astype(np.float32) / np.float32(255.0) if f.dtype == np.uint8 else f for f in frames])
@@ -223,50 +251,130 @@ def _read_gt(task: ClipTask) -> np.ndarray:
     return np.stack(gts)
 
 
+def _read_file(path: Path, task: ClipTask, out: ClipData) -> "bytes | None":
+    """The file's bytes, hashed into the provenance digest; a problem is recorded and None returned."""
+    try:
+        data = _read_bytes(path)
+    except DecodeProblem as exc:
+        out.problems.append(f"{path}: {exc}")
+        return None
+    except OSError as exc:
+        out.problems.append(f"{path}: cannot read ({exc.strerror or exc})")
+        return None
+    out.digests.append((path.relative_to(task.root).as_posix(), hashlib.sha256(data).hexdigest()))
+    return data
+
+
+class _Frames:
+    """Collects one condition's decoded frames and what was resized or filled on the way."""
+
+    def __init__(self, hw: tuple[int, ...]) -> None:
+        self.hw = hw
+        self.parts: list[np.ndarray] = []
+        self.resized = self.filled = self.failed = 0
+
+    def empty(self, n: int) -> None:
+        if n:
+            self.parts.append(np.zeros((n, *self.hw), np.uint8))
+
+    def add(self, arr: np.ndarray, kind: Any) -> None:
+        fitted, was_resized = to_eval(arr, kind, self.hw)
+        self.parts.append(fitted)
+        self.resized += len(fitted) if was_resized else 0
+
+
+def _png_frames(cf: CondFiles, task: ClipTask, out: ClipData, frames: _Frames, pad: tuple[int, ...]) -> None:
+    semantic = task.subset.is_semantic
+    real = cf.files or (None,) * len(task.t)
+    # official AVSS: padded frames come from the folder when present, else background
+    padding = (cf.padding or (None,) * len(pad)) if pad else ()
+    used = 0
+    for i, path in enumerate(real + padding):
+        if path is None:
+            frames.empty(1)
+            if i < len(real):
+                frames.filled += 1
+            continue
+        data = _read_file(path, task, out)
+        if data is None:
+            frames.failed += 1
+            continue
+        try:
+            dec = decode_png(data, semantic, task.max_pixels)
+        except DecodeProblem as exc:
+            out.problems.append(f"{path}: {exc}")
+            frames.failed += 1
+            continue
+        frames.add(dec.array[None], dec.kind)
+        used += i >= len(real)
+    if pad:
+        out.padded_used[cf.condition] = used
+        out.padded_filled[cf.condition] = len(pad) - used
+    else:
+        ignored = [p for p in cf.padding if p is not None]
+        for path in ignored:  # canonical: accepted, in the digest, never decoded
+            _read_file(path, task, out)
+        if ignored:
+            out.padded_ignored[cf.condition] = len(ignored)
+
+
+def _array_frames(cf: CondFiles, task: ClipTask, out: ClipData, frames: _Frames, pad: tuple[int, ...]) -> None:
+    path = None if cf.files is None else cf.files[0]
+    n = len(task.t)
+    if path is None:
+        frames.empty(n + len(pad))
+        frames.filled += n
+        if pad:
+            out.padded_filled[cf.condition] = len(pad)
+        return
+    data = _read_file(path, task, out)
+    if data is None:
+        frames.failed += 1
+        return
+    try:
+        dec = decode_array(data, path.suffix, task.frames_in_clip, task.subset.is_semantic, task.logits,
+                           task.max_pixels)
+    except DecodeProblem as exc:
+        out.problems.append(f"{path}: {exc}")
+        frames.failed += 1
+        return
+    has_pad = dec.array.shape[0] > task.frames_in_clip  # an AVSS v1 clip saved zero-padded to 10
+    take = list(task.t) + (list(pad) if has_pad else [])
+    # take is an increasing subset of the array's frames: all of them needs no copy
+    frames.add(dec.array if len(take) == dec.array.shape[0] else dec.array[take], dec.kind)
+    if pad:
+        out.padded_used[cf.condition] = len(pad) if has_pad else 0
+        out.padded_filled[cf.condition] = 0 if has_pad else len(pad)
+        if not has_pad:
+            frames.empty(len(pad))
+    elif has_pad:
+        out.padded_ignored[cf.condition] = dec.array.shape[0] - task.frames_in_clip
+
+
 def load_clip(task: ClipTask) -> ClipData:
     """Read and decode one clip's GT and predictions; problems are collected, never raised."""
     out = ClipData(task.video, task.category, None)
     try:
-        out.gt = _read_gt(task)
+        gt = _read_gt(task)
     except (AVSBRobustError, DecodeProblem) as exc:
         out.problems.append(str(exc))
         return out
-    hw = tuple(out.gt.shape[1:])
-    semantic = task.subset.is_semantic
-    n = len(task.t)
-    for cond, files, is_array in task.preds:
-        if files is None or all(f is None for f in files):
-            out.preds[cond] = np.zeros((n, *hw), np.uint8)
-            out.filled[cond] = n
-            continue
-        frames: list[np.ndarray] = []
-        resized = filled = 0
-        for path in files:
-            if path is None:
-                frames.append(np.zeros((1, *hw), np.uint8))
-                filled += 1
-                continue
-            try:
-                data = _read_bytes(path)
-                out.digests.append((path.relative_to(task.root).as_posix(), hashlib.sha256(data).hexdigest()))
-                if is_array:
-                    dec = decode_array(data, path.suffix, task.frames_in_clip, semantic, task.logits,
-                                       task.max_pixels)
-                    arr = dec.array[list(task.t)]
-                else:
-                    dec = decode_png(data, semantic, task.max_pixels)
-                    arr = dec.array[None]
-                fitted, was_resized = to_eval(arr, dec.kind, hw)
-                frames.append(fitted)
-                resized += len(fitted) if was_resized else 0
-            except DecodeProblem as exc:
-                out.problems.append(f"{path}: {exc}")
-            except OSError as exc:
-                out.problems.append(f"{path}: cannot read ({exc.strerror or exc})")
-        if len(frames) == len(files):
-            out.preds[cond] = _concat(frames)
-        out.resized[cond] = resized
-        out.filled[cond] = filled
+    hw = tuple(gt.shape[1:])
+    pad = task.padded if task.score_padding else ()
+    if pad:  # the official loop's zero padding: background GT after the real frames
+        gt = np.concatenate([gt, np.zeros((len(pad), *hw), gt.dtype)])
+        out.real_frames = len(task.t)
+    out.gt = gt
+    for cf in task.preds:
+        frames = _Frames(hw)
+        if cf.is_array:
+            _array_frames(cf, task, out, frames, pad)
+        else:
+            _png_frames(cf, task, out, frames, pad)
+        if not frames.failed:
+            out.preds[cf.condition] = _concat(frames.parts)
+        out.resized[cf.condition] = frames.resized
+        out.filled[cf.condition] = frames.filled
     if task.scorer_args is not None and not out.problems:
         _score_here(out, task.scorer_args)
     return out
@@ -279,19 +387,27 @@ def _score_here(out: ClipData, scorer_args: tuple) -> None:
     subset, protocol, batch_size, split = scorer_args
     scorer = Scorer(subset, protocol, batch_size, split=split)
     for cond, pred in out.preds.items():
-        scorer.update(cond, pred, out.gt, video=out.video, category=out.category or None)
+        scorer.update(cond, pred, out.gt, video=out.video, category=out.category or None,
+                      real_frames=out.real_frames)
     out.scorer, out.gt, out.preds = scorer, None, {}
 
 
 def make_tasks(plan: PredictionPlan, eval_size: "tuple[int, int] | None", logits: bool,
-               max_pixels: int = DEFAULT_MAX_PIXELS, scorer_args: "tuple | None" = None) -> list[ClipTask]:
-    """One task per clip, conditions in `Condition` order."""
+               max_pixels: int = DEFAULT_MAX_PIXELS, scorer_args: "tuple | None" = None,
+               score_padding: bool = False) -> list[ClipTask]:
+    """One task per clip, conditions in `Condition` order.
+
+    `score_padding` (the official AVSS protocol) feeds v1s/v1m clips as 10 frames, as the official
+    loader does: frames 5..9 with background GT, predictions from the folder or background.
+    """
     tasks = []
     for clip in plan.clips:
-        preds = tuple((cond, cp.clip_files(clip.video), cp.layout is not None and cp.layout.is_array)
+        preds = tuple(CondFiles(cond, cp.clip_files(clip.video), cp.layout is not None and cp.layout.is_array,
+                                cp.padding_files(clip.video))
                       for cond, cp in plan.conditions.items())
         tasks.append(ClipTask(plan.subset, plan.root, clip.video, clip.category, clip.t, clip.frames_in_clip,
-                              clip.gt_paths, preds, eval_size, logits, max_pixels, scorer_args))
+                              clip.gt_paths, preds, eval_size, logits, max_pixels, scorer_args,
+                              padded_t(plan.subset, clip), score_padding))
     return tasks
 
 
