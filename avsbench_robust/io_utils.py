@@ -8,12 +8,19 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from .errors import InputFileError
+
 
 @contextlib.contextmanager
 def atomic_path(path: "str | Path") -> Iterator[Path]:
     """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise InputFileError(path, "is a folder; expected a file name to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputFileError(path.parent, "is not a folder; cannot write into it") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -75,3 +75,10 @@ def test_audio_and_sizes_on_disk(synth_root: Path) -> None:
     info = sf.info(s4["audio_path"])
     assert info.duration == 5.0
     assert read_mask(s4["mask_path"], "s4").shape == (224, 224)
+
+
+def test_rerun_with_fewer_videos_leaves_no_stale_clips(tmp_path: Path) -> None:
+    synthetic.generate(tmp_path / "x", "s4", videos=2, seed=1)
+    synthetic.generate(tmp_path / "x", "s4", videos=1, seed=1)
+    synthetic.generate(tmp_path / "fresh", "s4", videos=1, seed=1)
+    assert tree_digest(tmp_path / "x") == tree_digest(tmp_path / "fresh")

@@ -91,7 +91,8 @@ def run_ci(submissions: Path, leaderboard_dir: Path, root_for: Callable[[str], P
     report = CIReport()
     loaded = load_entries(submissions, limits)
     report.entry_names = {e.name for e in loaded.entries} | set(loaded.problems) | set(paper_documents())
-    report.checked = len(loaded.entries) + len(loaded.problems)
+    # a paper entry that is missing is still an entry CI checked (and found broken)
+    report.checked = len(report.entry_names)
     for name, errs in loaded.problems.items():
         for err in errs:
             report.add(name, err)

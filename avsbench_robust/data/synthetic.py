@@ -13,6 +13,7 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import json
+import shutil
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from .._version import __version__
-from ..errors import AVSBRobustError
+from ..errors import AVSBRobustError, InputFileError
 from ..types import AVSSLabel, Split, Subset
 from .classes import AVSS_CLASSES, AVSS_PALETTE, MS3_OBJECTS, S4_CATEGORIES, S4_CATEGORY_TO_AVSS, avss_class_index
 
@@ -346,10 +347,19 @@ def generate(
     from tqdm import tqdm
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputFileError(out, "exists and is not a folder: cannot write a synthetic tree there")
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise AVSBRobustError(f"{out} is not empty and holds no {MARKER}: refusing to write a synthetic tree into it")
     videos = DEFAULT_VIDEOS if videos is None else videos
     wanted = _parse_subsets(subsets)
+    # Rewriting a previous synthetic tree starts clean, so no clip of an earlier, larger run survives.
+    for stale in ("Single-source", "Multi-sources", "AVSS", MARKER):
+        target = out / stale
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
     p = plan(seed, videos)
     counts: dict[str, dict[str, dict[str, int]]] = {}
 

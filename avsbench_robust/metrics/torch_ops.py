@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .binary import _U8_COUNTS, BETA2, NUM_THRESHOLDS, PR_EPS, THRESHOLDS, BinaryFrameStats
+from .binary import BETA2, NUM_THRESHOLDS, PR_EPS, THRESHOLDS, U8_FIRST_ABOVE, BinaryFrameStats
 from .semantic import IOU_EPS, NUM_CLASSES, SemanticFrameStats
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,16 +55,16 @@ def threshold_counts_torch(prob: "torch.Tensor") -> "torch.Tensor":
     """Per pixel, how many of the 255 thresholds satisfy p >= t (same arithmetic as the numpy path).
 
     A guess from p * 254 is off by at most one; two comparisons against the neighbouring thresholds
-    fix it. The thresholds are fetched with `index_select` on a flat index: advanced indexing
-    (`thr[idx]`) is ~10x slower on the CPU.
+    fix it. int32 indices and `index_select` on a flat index: int64 temporaries and advanced
+    indexing (`thr[idx]`) are each several times slower on the CPU. Returns int32.
     """
     torch = _torch()
     thr = torch.from_numpy(np.append(THRESHOLDS, np.float32(np.inf))).to(prob.device)
     flat = prob.reshape(-1)
-    guess = (flat * float(NUM_THRESHOLDS - 1)).clamp_(0, NUM_THRESHOLDS - 2).long()
-    count = guess + 1
-    count += flat >= thr.index_select(0, guess + 1)
-    count -= flat < thr.index_select(0, guess)
+    guess = (flat * float(NUM_THRESHOLDS - 1)).clamp_(0, NUM_THRESHOLDS - 2).int()
+    above = guess + 1
+    count = above + (flat >= thr.index_select(0, above)).int()
+    count -= (flat < thr.index_select(0, guess)).int()
     return count.view(prob.shape)
 
 
@@ -80,47 +80,47 @@ def _frame_histogram(index: "torch.Tensor", bins: int) -> "torch.Tensor":
     """
     torch = _torch()
     t = index.shape[0]
-    offsets = torch.arange(t, device=index.device, dtype=torch.int64).mul_(bins).view(t, *([1] * (index.dim() - 1)))
+    offsets = torch.arange(t, device=index.device, dtype=index.dtype).mul_(bins).view(t, *([1] * (index.dim() - 1)))
     return torch.bincount((index + offsets).reshape(-1), minlength=t * bins).view(t, bins)
 
 
 def binary_frame_counts_torch(pred: "torch.Tensor", gt: "torch.Tensor", logits: bool = False) -> dict[str, "torch.Tensor"]:
     """Per-frame integer counts on the device: tp/pp [T,255], gt_area, pred_area, inter [T].
 
-    uint8 and bool predictions take one histogram of the raw byte values split by GT (the threshold
-    counts and p > 0.5 follow per byte value, as in the numpy path); floats one histogram of
+    uint8 and bool predictions take one histogram of the raw byte values split by GT, whose tail sums
+    give every threshold and p > 0.5 (as in the numpy path); floats one histogram of
     (threshold count, GT, p > 0.5).
     """
     torch = _torch()
     pred, gt = _as_3d(pred, gt)
     t, h, w = pred.shape
     bins = NUM_THRESHOLDS + 1
-    obj = (gt != 0).long()
+    obj = (gt != 0).int()  # int32 indices throughout: int64 temporaries dominate the CPU time
     if pred.dtype in (torch.uint8, torch.bool):
-        byte = pred.long() * 255 if pred.dtype == torch.bool else pred.long()  # bool p in {0, 1} = bytes 0/255
+        byte = pred.int() * 255 if pred.dtype == torch.bool else pred.int()  # bool p in {0, 1} = bytes 0/255
         values = _frame_histogram(byte + obj * 256, 2 * 256).view(t, 2, 256)
-        lut = torch.from_numpy(_U8_COUNTS.astype(np.int64)).to(pred.device)
-        hist = torch.zeros(t, 2, bins, dtype=values.dtype, device=pred.device).index_add_(2, lut, values)
-        pred_area = values[:, :, 128:].sum(dim=(1, 2))  # v/255 > 0.5 <=> v >= 128
-        inter = values[:, 1, 128:].sum(dim=1)
-    else:
-        prob = to_probability_torch(pred, logits)
-        joint = threshold_counts_torch(prob) + obj * bins + (prob > 0.5).long() * (2 * bins)
-        hist4 = _frame_histogram(joint, _JOINT_BINS).view(t, 2, 2, bins)  # [T, fg, obj, count]
-        hist = hist4.sum(dim=1)
-        pred_area = hist4[:, 1].sum(dim=(1, 2))
-        inter = hist4[:, 1, 1].sum(dim=1)
+        tails = torch.nn.functional.pad(values.flip(2).cumsum(2).flip(2), (0, 1))  # [T, 2, 257]: bytes >= v
+        first = torch.from_numpy(U8_FIRST_ABOVE.copy()).to(pred.device)
+        tp = tails[:, 1].index_select(1, first)
+        pp = tails[:, 0].index_select(1, first) + tp
+        inter = tails[:, 1, 128]
+        return _counts(tp, pp, tails[:, 1, 0], tails[:, 0, 128] + inter, inter, h * w)
+    prob = to_probability_torch(pred, logits)
+    joint = threshold_counts_torch(prob) + obj * bins + (prob > 0.5).int() * (2 * bins)
+    hist4 = _frame_histogram(joint, _JOINT_BINS).view(t, 2, 2, bins)  # [T, fg, obj, count]
+    hist = hist4.sum(dim=1)
     tp_hist = hist[:, 1]
-    pp_hist = hist[:, 0] + tp_hist
-    pp = pp_hist.flip(1).cumsum(1).flip(1)[:, 1:]
+    pp = (hist[:, 0] + tp_hist).flip(1).cumsum(1).flip(1)[:, 1:]
     tp = tp_hist.flip(1).cumsum(1).flip(1)[:, 1:]
-    return {
-        "tp": tp, "pp": pp,
-        "gt_area": hist[:, 1].sum(dim=1),
-        "pred_area": pred_area,
-        "inter": inter,
-        "pixels": torch.tensor(h * w, device=pred.device),
-    }
+    inter = hist4[:, 1, 1].sum(dim=1)
+    return _counts(tp, pp, tp_hist.sum(dim=1), hist4[:, 1].sum(dim=(1, 2)), inter, h * w)
+
+
+def _counts(tp: "torch.Tensor", pp: "torch.Tensor", gt_area: "torch.Tensor", pred_area: "torch.Tensor",
+            inter: "torch.Tensor", pixels: int) -> dict[str, "torch.Tensor"]:
+    torch = _torch()
+    return {"tp": tp, "pp": pp, "gt_area": gt_area, "pred_area": pred_area, "inter": inter,
+            "pixels": torch.tensor(pixels, device=tp.device)}
 
 
 def binary_frame_stats_torch(pred: "torch.Tensor", gt: "torch.Tensor", logits: bool = False) -> dict[str, "torch.Tensor"]:
@@ -149,14 +149,13 @@ def semantic_frame_stats_torch(pred: "torch.Tensor", gt: "torch.Tensor", num_cla
     torch = _torch()
     pred, gt = _as_3d(pred, gt)
     t, h, w = pred.shape
-    offsets = (torch.arange(t, device=pred.device) * num_classes).view(t, 1, 1)
-    p = (pred.long() + offsets).reshape(-1)
-    g = (gt.long() + offsets).reshape(-1)
+    offsets = (torch.arange(t, device=pred.device, dtype=torch.int32) * num_classes).view(t, 1, 1)
+    p = (pred.int() + offsets).reshape(-1)  # int32: int64 temporaries dominate the CPU time
+    g = (gt.int() + offsets).reshape(-1)
     size = t * num_classes
     pred_area = torch.bincount(p, minlength=size).view(t, num_classes)
     # GT class of pixels where pred == gt, misses moved past `size`: a bincount, no masked select
-    miss = (p != g).long() * size
-    both = torch.bincount(g + miss, minlength=2 * size)
+    both = torch.bincount(g + (p != g).int() * size, minlength=2 * size)
     gt_area = (both[:size] + both[size:]).view(t, num_classes)
     inter = both[:size].view(t, num_classes)
     inter_f = inter.double()
