@@ -65,6 +65,8 @@ def write_baselines(
     one is never overwritten.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputFileError(out, "exists and is not a folder; baselines are written as folders inside OUT")
     wanted = [Baseline(b) for b in baselines]
     for b in wanted:
         if (out / b.value).exists():

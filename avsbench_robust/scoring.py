@@ -41,7 +41,10 @@ def _torch_device(backend: str, device: "str | None") -> Any:
         import torch
     except ImportError:
         raise ValidationError("options", ["--backend torch needs PyTorch (pip install 'avsbench-robust[torch]')"]) from None
-    dev = torch.device(device or "cpu")
+    try:
+        dev = torch.device(device or "cpu")
+    except RuntimeError:
+        raise ValidationError("options", [f"--device {device}: not a torch device (cpu, cuda, cuda:1, ...)"]) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValidationError("options", [f"--device {device}: CUDA is not available on this machine"])
     return dev

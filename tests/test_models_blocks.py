@@ -156,3 +156,16 @@ def test_losses_supervise_negatives_and_respect_weights() -> None:
     bad = AVSOutput(logits=out.logits, feature_maps=[v], audio_feats=[-a])
     assert avm_loss(out, torch.zeros(5), (0,)).item() == 0.0
     assert avm_loss(out, torch.ones(5), (0,)) < avm_loss(bad, torch.ones(5), (0,))
+
+
+def test_untrained_vggish_keeps_inputs_apart() -> None:
+    """With PyTorch's default init the embeddings of silence and sound were ~1% apart (audio unlearnable)."""
+    from avsbench_robust.models.vggish import vggish
+
+    torch.manual_seed(0)
+    net = vggish(small=True)
+    sound = torch.randn(5, 1, 96, 64) * 2 - 1
+    silence = torch.full((5, 1, 96, 64), -4.6)
+    with torch.no_grad():
+        a, b = net(sound), net(silence)
+    assert ((a - b).norm(dim=1) / (a.norm(dim=1) + b.norm(dim=1))).min() > 0.1

@@ -53,9 +53,13 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
                   missing: str, json_out: "Path | None", csv_out: "Path | None", fmt: str, workers: "int | None",
                   logits: bool) -> None:
     """Score the prediction folder PRED (PRED/<condition>/..., any layout of docs/scoring.md)."""
+    from ..errors import ValidationError
     from ..report import render
     from ..scoring import score
 
+    folders = [f"{p}: is a folder (give a file name)" for p in (json_out, csv_out) if p is not None and p.is_dir()]
+    if folders:  # checked before scoring, so nothing is computed for a result that cannot be written
+        raise ValidationError("options", folders)
     results = score(pred, subset, root, split=split, protocol=_protocol(protocol, batch_size), batch_size=batch_size,
                     backend=backend, device=device, eval_size=eval_size or None, missing=missing, workers=workers,
                     logits=logits, progress=True)

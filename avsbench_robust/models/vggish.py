@@ -43,6 +43,13 @@ class VGGish(nn.Module):
             nn.Linear(spec.hidden, spec.embed_dim), nn.ReLU(inplace=True),
         )
         self.embed_dim = spec.embed_dim
+        # He init (fan-in): PyTorch's default shrinks the signal over these nine layers, so an
+        # untrained VGGish maps every clip to nearly the same embedding and audio cannot be learnt.
+        # Irrelevant once the released weights are loaded.
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, 96, 64):
