@@ -367,7 +367,6 @@ def test_ci_counts_broken_entries_sanely(tmp_path, capsys):
 # ----------------------------------------------------------------------------- routed bugs (owners: score CLI)
 
 
-@pytest.mark.xfail(strict=False, reason="commands/score.py: an unknown --device escapes as a torch RuntimeError")
 def test_unknown_torch_device_is_one_line(synth_root, tmp_path, capsys):
     run(capsys, "baselines", tmp_path / "b", "--subset", "s4", "--root", synth_root, "--which", "empty",
         "--no-score", "--workers", "1")
@@ -376,8 +375,6 @@ def test_unknown_torch_device_is_one_line(synth_root, tmp_path, capsys):
     assert_one_line_error(code, err, "banana")
 
 
-@pytest.mark.xfail(strict=False, reason="commands/score.py + io_utils.atomic_path: --json/--csv naming a folder "
-                                        "escapes as IsADirectoryError")
 def test_json_path_that_is_a_folder(synth_root, tmp_path, capsys):
     run(capsys, "baselines", tmp_path / "b", "--subset", "s4", "--root", synth_root, "--which", "empty",
         "--no-score", "--workers", "1")
@@ -387,8 +384,6 @@ def test_json_path_that_is_a_folder(synth_root, tmp_path, capsys):
     assert_one_line_error(code, err, "dir")
 
 
-@pytest.mark.xfail(strict=False, reason="baselines.py/commands/score.py: OUT that is a file escapes as "
-                                        "FileExistsError")
 def test_baselines_out_is_a_file(synth_root, tmp_path, capsys):
     target = tmp_path / "afile"
     target.write_text("x")
