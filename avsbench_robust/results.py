@@ -8,20 +8,18 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
 from ._version import __version__
-from .errors import ValidationError
 from .io_utils import atomic_write_text
 from .metrics.binary import NUM_THRESHOLDS, THRESHOLDS_DESCRIPTION
+from .schemas import validate
 from .types import Condition, NEGATIVE_CONDITIONS, Subset
 
 SCHEMA_VERSION = 1
 FLOAT_DECIMALS = 10
 PROTOCOLS: tuple[str, ...] = ("canonical", "official")
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "results.schema.json"
 
 
 @dataclass(frozen=True)
@@ -150,18 +148,6 @@ def _normalise(obj: Any) -> Any:
     return obj
 
 
-@lru_cache(maxsize=1)
-def results_schema() -> dict[str, Any]:
-    # a path next to this module works for installed, editable and namespace-package layouts alike
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
 def validate_document(doc: Mapping[str, Any]) -> None:
     """Raise ValidationError listing every schema violation of a results document."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(results_schema())
-    problems = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-                for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
-    if problems:
-        raise ValidationError("results document", problems)
+    validate(doc, "results.schema.json", "results document")

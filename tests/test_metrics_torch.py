@@ -1,7 +1,6 @@
 """numpy and torch backends give the same per-frame metrics and the same Results (to 1e-6)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

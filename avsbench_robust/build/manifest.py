@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputFileError, ValidationError
 from ..io_utils import atomic_write_text, sha256_file
-from ._schema import schema_problems
+from ..schemas import schema_problems
 from .layout import JOURNAL_DIR, MANIFEST_NAME
 
 FORMAT = "avsbench-robust-build"

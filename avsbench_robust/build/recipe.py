@@ -10,7 +10,7 @@ from typing import cast
 
 from ..errors import ValidationError
 from ..types import Condition, Subset
-from ._schema import validate
+from ..schemas import validate
 from .taxonomy import builders_dir, read_json
 
 

@@ -15,7 +15,7 @@ from typing import cast
 from ..data.classes import AVSS_CLASSES, MS3_OBJECTS, S4_CATEGORIES
 from ..errors import InputFileError, ValidationError
 from ..types import Subset
-from ._schema import validate
+from ..schemas import validate
 
 #: Set this to use a `builders/` folder other than the one next to the package (the editable-install layout).
 BUILDERS_ENV = "AVSB_ROBUST_BUILDERS"

@@ -10,7 +10,7 @@ import jsonschema
 
 from ..errors import ValidationError
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent
 
 
 @cache
