@@ -29,7 +29,7 @@ from .models import build_model
 from .models.cgsl import gate_open
 from .models.configs import ModelConfig, from_dict
 from .models.inputs import Clip, FeatureSource, clip_arrays, clips_from_index
-from .train import MODEL_FILE, _autocast, collate, git_revision, init_distributed, load_checkpoint
+from .train import _autocast, collate, git_revision, init_distributed, load_checkpoint, model_file
 from .types import SCORED_CONDITIONS, Condition, Split, Subset
 
 PREDICT_JSON = ".avsb-predict.json"  # hidden: the scorer ignores dotfiles, PRED holds only condition folders
@@ -181,5 +181,4 @@ def _frame_size(path: str) -> tuple[int, int]:
 
 
 def _model_file(checkpoint: str | Path) -> Path:
-    p = Path(checkpoint)
-    return p if p.is_file() else p / MODEL_FILE
+    return model_file(checkpoint)

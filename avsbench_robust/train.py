@@ -31,6 +31,7 @@ from .types import Condition, Split, Subset
 
 CHECKPOINT_JSON = "checkpoint.json"
 MODEL_FILE = "model.pt"
+MODEL_NPZ = "model.npz"  # pickle-free export of a run's weights (reference models; see models/export.py)
 OPTIM_FILE = "optimizer.pt"
 
 
@@ -110,7 +111,7 @@ def _save_tensors(path: Path, obj) -> None:
 
 
 def load_checkpoint(run: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(checkpoint.json content, model state dict) of a run folder or of its model.pt."""
+    """(checkpoint.json content, model state dict) of a run folder (model.pt or model.npz) or of its weights file."""
     run = Path(run)
     folder = run.parent if run.is_file() else run
     meta_path = folder / CHECKPOINT_JSON
@@ -120,12 +121,20 @@ def load_checkpoint(run: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         meta = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputFileError(meta_path, f"not valid JSON ({exc})") from None
-    model_path = folder / MODEL_FILE
+    model_path = model_file(run)
     if not model_path.is_file():
-        raise InputFileError(model_path, "model weights missing")
+        raise InputFileError(model_path, f"model weights missing ({MODEL_FILE} or {MODEL_NPZ})")
     from .models.pretrained import read_state_dict
 
     return meta, read_state_dict(model_path)
+
+
+def model_file(run: str | Path) -> Path:
+    """The weights file of a run folder: model.pt (training) or else model.npz (exported); a file stays itself."""
+    run = Path(run)
+    if run.is_file():
+        return run
+    return run / MODEL_NPZ if not (run / MODEL_FILE).is_file() and (run / MODEL_NPZ).is_file() else run / MODEL_FILE
 
 
 # ---------------------------------------------------------------- validation

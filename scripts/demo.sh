@@ -1,8 +1,35 @@
 #!/usr/bin/env bash
-# The main job on the embedded synthetic AVSBench dataset: each stage is one avsb-robust command.
+# The main job on the embedded synthetic AVSBench dataset (no download):
+#   build -> audit -> predict (reference model) -> score -> sanity baselines -> leaderboard.
+# Each stage is one avsb-robust command; everything lands under $OUT. Safe to re-run.
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 OUT=${OUT:-out/demo}
-mkdir -p "$OUT"
-echo "== 1. index the embedded synthetic dataset (generated once into the cache)"
-"$BIN/avsb-robust" index --subset s4 --split test
+REF=${REF:-reference/tpavi-pvt-small-s4-cgsl}
+A="$BIN/avsb-robust"
+mkdir -p "$OUT/results"
+
+echo "== 1/6 build: positive, silence, noise, offscreen, fused audio + VGGish log-mel for S4 test"
+"$A" build --subset s4 --split test --out "$OUT/build/s4" --workers 2
+"$A" build --verify "$OUT/build/s4"
+
+echo "== 2/6 leak audit: can a trivial classifier tell the conditions apart from feature statistics?"
+"$A" audit "$OUT/build/s4"
+
+echo "== 3/6 predict with the reference model $REF (plain and with the CGSL gate)"
+"$A" predict --checkpoint "$REF" --subset s4 --build "$OUT/build/s4" --out "$OUT/pred/reference" --overwrite --no-progress
+"$A" predict --checkpoint "$REF" --subset s4 --build "$OUT/build/s4" --gate 0.5 --out "$OUT/pred/reference-gate" \
+    --overwrite --no-progress
+
+echo "== 4/6 score (canonical protocol; tables in percent, JSON in fractions)"
+"$A" score "$OUT/pred/reference" --subset s4 --json "$OUT/results/reference.json"
+"$A" score "$OUT/pred/reference-gate" --subset s4 --json "$OUT/results/reference-gate.json"
+
+echo "== 5/6 sanity baselines: visual-prior oracle, audio-visual oracle, empty"
+rm -rf "$OUT/baselines"
+"$A" baselines "$OUT/baselines" --subset s4
+
+echo "== 6/6 leaderboard from submissions/ and the paper's Table 1"
+"$A" leaderboard --submissions submissions --out "$OUT/leaderboard"
+"$A" table1
+echo "done: results in $OUT/results, leaderboard in $OUT/leaderboard/index.html"

@@ -12,8 +12,10 @@ or executed. Problems raise InputFileError naming the file.
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,9 +27,37 @@ VGGISH_FILE = "vggish-10086976.pth"
 BACKBONE_FILES = {"resnet50": RESNET50_FILE, "pvt_v2_b5": PVT_V2_B5_FILE}
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """A flat {name: tensor} from a .pth file; unwraps a single `state_dict`/`model` level."""
+def read_npz_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A flat {name: tensor} from a .npz (one array per parameter): the pickle-free format of shipped weights.
+
+    Read with `allow_pickle=False`, so an object array (the only way an .npz can carry a pickle) is refused.
+    """
     path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "weights file not found")
+    out: dict[str, torch.Tensor] = {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for name in npz.files:
+                arr = npz[name]
+                if arr.dtype.kind not in "fiub":
+                    raise InputFileError(path, f"array {name!r} has dtype {arr.dtype}; expected numbers")
+                out[name] = torch.from_numpy(np.array(arr))
+    except InputFileError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputFileError(path, f"not a plain .npz of arrays (loaded with allow_pickle=False): {first}") from None
+    if not out:
+        raise InputFileError(path, "holds no arrays")
+    return out
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A flat {name: tensor} from a .pth file (or an .npz); unwraps a single `state_dict`/`model` level."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        return read_npz_state_dict(path)
     if not path.is_file():
         raise InputFileError(path, "weights file not found")
     try:
