@@ -24,7 +24,7 @@ from .data.classes import AVSS_PALETTE
 from .errors import InputFileError
 from .predictions.layouts import Layout, frame_paths
 from .predictions.loader import clip_specs
-from .types import Condition, SCORED_CONDITIONS, Subset
+from .types import SCORED_CONDITIONS, Condition, Subset
 
 
 class Baseline(str, Enum):

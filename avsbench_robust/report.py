@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .results import Metrics, Results
-from .types import Condition, NEGATIVE_CONDITIONS
+from .types import NEGATIVE_CONDITIONS, Condition
 
 FORMATS: tuple[str, ...] = ("table", "markdown", "csv", "latex")
 

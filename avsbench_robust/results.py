@@ -15,7 +15,7 @@ from ._version import __version__
 from .io_utils import atomic_write_text
 from .metrics.binary import NUM_THRESHOLDS, THRESHOLDS_DESCRIPTION
 from .schemas import validate
-from .types import Condition, NEGATIVE_CONDITIONS, Subset
+from .types import NEGATIVE_CONDITIONS, Condition, Subset
 
 SCHEMA_VERSION = 1
 FLOAT_DECIMALS = 10

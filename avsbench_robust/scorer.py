@@ -14,11 +14,11 @@ import numpy as np
 from .data.classes import AVSS_CLASSES
 from .errors import ValidationError
 from .metrics import aggregate as agg
+from .metrics import torch_ops
 from .metrics.binary import binary_frame_stats
 from .metrics.semantic import NUM_CLASSES, semantic_frame_stats
-from .metrics import torch_ops
 from .results import PROTOCOLS, GlobalMetrics, Metrics, Results
-from .types import Condition, NEGATIVE_CONDITIONS, Subset
+from .types import NEGATIVE_CONDITIONS, Condition, Subset
 
 _STATE_FORMAT = 1
 

@@ -15,7 +15,14 @@ from typing import Any, Sequence
 from .errors import DatasetLayoutError, ValidationError
 from .predictions.decode import DEFAULT_MAX_PIXELS
 from .predictions.loader import (
-    SHOWN_PROBLEMS, ClipData, MissingPolicy, PredictionPlan, clip_specs, default_workers, iter_clips, make_tasks,
+    SHOWN_PROBLEMS,
+    ClipData,
+    MissingPolicy,
+    PredictionPlan,
+    clip_specs,
+    default_workers,
+    iter_clips,
+    make_tasks,
     plan_predictions,
 )
 from .results import Results

@@ -11,7 +11,10 @@ torch = pytest.importorskip("torch")
 from avsbench_robust.metrics.binary import binary_frame_stats, threshold_counts  # noqa: E402
 from avsbench_robust.metrics.semantic import semantic_frame_stats  # noqa: E402
 from avsbench_robust.metrics.torch_ops import (  # noqa: E402
-    binary_frame_stats_torch, semantic_frame_stats_torch, threshold_counts_torch)
+    binary_frame_stats_torch,
+    semantic_frame_stats_torch,
+    threshold_counts_torch,
+)
 from avsbench_robust.scorer import Scorer  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

@@ -23,15 +23,6 @@ from avsbench_robust.models.configs import model_config
 SIZE = 112
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The CI CPU is shared by many jobs: one intra-op thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _inputs(n: int, seed: int = 0, size: int = SIZE):
     gen = torch.Generator().manual_seed(seed)
     return torch.randn(n, 3, size, size, generator=gen), torch.randn(n, 1, 96, 64, generator=gen)

@@ -10,15 +10,6 @@ torch = pytest.importorskip("torch")
 from avsbench_robust.models.msdeform_attn import MSDeformAttn, ms_deform_attn_sample
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The CI CPU is shared by many jobs: one intra-op thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _bilinear_zero_pad(img: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """img [D, H, W]; 0-d (x, y) normalised with 0 and 1 on the outer pixel edges; outside pixels read 0."""
     d, h, w = img.shape

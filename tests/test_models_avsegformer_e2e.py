@@ -15,15 +15,6 @@ from avsbench_robust.types import Condition
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The CI CPU is shared by many jobs: one intra-op thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_full_size_forward_matches_official_output_shapes() -> None:
     """The published AVSS model (ResNet-50) on one 224 px frame: the shapes the official probe recorded."""

@@ -27,15 +27,6 @@ DATA = Path(__file__).parent / "data" / "state_dicts"
 SPECS = [(bb, tag, sub) for bb, tag in (("resnet50", "resnet50"), ("pvt_v2_b5", "pvtv2b5")) for sub in ("s4", "ms3", "avss")]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The CI CPU is shared by many jobs: one intra-op thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _spec(tag: str, subset: str) -> dict:
     return json.loads((DATA / f"avsegformer_{tag}_{subset}.json").read_text())
 

@@ -10,7 +10,17 @@ from PIL import Image
 
 from avsbench_robust.data.classes import AVSS_PALETTE
 from avsbench_robust.predictions import (
-    ClipSpec, DecodeProblem, Kind, is_binary_u8, Layout, decode_array, decode_png, detect_layout, frame_paths, resize_nearest, to_eval,
+    ClipSpec,
+    DecodeProblem,
+    Kind,
+    Layout,
+    decode_array,
+    decode_png,
+    detect_layout,
+    frame_paths,
+    is_binary_u8,
+    resize_nearest,
+    to_eval,
 )
 from avsbench_robust.types import Subset
 

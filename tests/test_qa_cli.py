@@ -19,11 +19,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 from PIL import Image
+from reference_metrics import Update, binary_reference
 
 from avsbench_robust.cli import main
 from avsbench_robust.data.avsbench import load_index, read_mask
-
-from reference_metrics import Update, binary_reference
 
 SUBDIR = {"s4": "Single-source", "ms3": "Multi-sources", "avss": "AVSS"}
 

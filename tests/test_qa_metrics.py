@@ -9,11 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from reference_metrics import Update, binary_reference, semantic_reference, thresholds
 
 from avsbench_robust.data.classes import AVSS_CLASSES
 from avsbench_robust.scorer import Scorer
-
-from reference_metrics import Update, binary_reference, semantic_reference, thresholds
 
 TOL = 1e-6
 CONDS = ("positive", "silence", "noise", "offscreen")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _scoring_helpers import encode_index_p
 from PIL import Image
 
-from _scoring_helpers import encode_index_p
 from avsbench_robust.cli import main
 from avsbench_robust.data.avsbench import load_index
 from avsbench_robust.data.classes import AVSS_CLASSES, AVSS_PALETTE

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _scoring_helpers import (
+    binary_255,
+    direct_results,
+    encode_index_p,
+    encode_l,
+    gt_transform,
+    metrics_only,
+    prob_transform,
+    write_array_folder,
+    write_png_folder,
+)
 from PIL import Image
 
-from _scoring_helpers import (
-    binary_255, direct_results, encode_index_p, encode_l, gt_transform, metrics_only, prob_transform,
-    write_array_folder, write_png_folder,
-)
 from avsbench_robust.cli import main
 from avsbench_robust.data.classes import AVSS_PALETTE
 from avsbench_robust.predictions.layouts import Layout

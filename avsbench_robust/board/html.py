@@ -102,7 +102,7 @@ def _table(group_id: str, rows: list[BoardRow]) -> str:
     body = []
     for rank, row in enumerate(rows, 1):
         cells = []
-        for name, typ, get, fmt in COLUMNS:
+        for _name, typ, get, fmt in COLUMNS:
             if get is None:
                 cells.append(f'<td class="num" data-v="{rank}">{rank}</td>')
             elif typ == "num":

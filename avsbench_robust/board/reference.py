@@ -26,7 +26,7 @@ from ..predictions.loader import ClipSpec, clip_specs
 from ..types import SCORED_CONDITIONS, Condition, Subset
 from .ci import TOLERANCE
 from .entries import scored_results_problems
-from .rescore import compare_results, npz_bytes, score_predictions
+from .rescore import compare_results, prediction_files, score_predictions
 
 
 def _pred_png(pred: Path, cond: Condition, subset: Subset, clip: ClipSpec, k: int) -> Path:
@@ -75,12 +75,7 @@ def reference_entry_files(pred: Path, results: dict, root: Path, *, model: str, 
     problems = scored_results_problems(results)
     if problems:
         raise ValidationError("reference entry results", problems)
-    files: dict[str, bytes] = {}
-    preds = {}
-    for cond, arr in arrays.items():
-        rel = f"predictions/{cond.value}.npz"
-        files[rel] = npz_bytes(arr)
-        preds[cond.value] = rel
+    files, preds = prediction_files(arrays)
     meta = {
         "schema_version": 1, "model": model, "variant": variant, "backbone": backbone, "subset": subset.value,
         "split": split, "dataset": "synthetic", "protocol": results["protocol"], "source": "reference",

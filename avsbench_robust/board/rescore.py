@@ -42,6 +42,12 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
+
+def prediction_files(arrays: "Mapping[Condition, Mapping[str, np.ndarray]]") -> tuple[dict[str, bytes], dict[str, str]]:
+    """An entry's `predictions/<condition>.npz` files and the metadata map condition -> relative path."""
+    files = {f"predictions/{cond.value}.npz": npz_bytes(arr) for cond, arr in arrays.items()}
+    return files, {cond.value: f"predictions/{cond.value}.npz" for cond in arrays}
+
 def score_predictions(
     index: pd.DataFrame,
     subset: Subset,

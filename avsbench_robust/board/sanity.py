@@ -22,7 +22,7 @@ from ..io_utils import atomic_write_bytes
 from ..predictions.loader import clip_specs
 from ..types import SCORED_CONDITIONS, Condition, Split, Subset
 from .entries import scored_results_problems
-from .rescore import npz_bytes, score_predictions
+from .rescore import prediction_files, score_predictions
 
 SANITY_PREFIX = "sanity-"
 SANITY_DATE = "2026-11-26"
@@ -54,12 +54,7 @@ def sanity_entry_files(root: Path, subset: Subset, baseline: Baseline) -> dict[s
     results = score_predictions(index, subset, split, "canonical", None,
                                 {c: (lambda a=a: iter(sorted(a.items()))) for c, a in arrays.items()})
     title, what = TITLES[baseline]
-    files: dict[str, bytes] = {}
-    preds = {}
-    for cond, arr in arrays.items():
-        rel = f"predictions/{cond.value}.npz"
-        files[rel] = npz_bytes(arr)
-        preds[cond.value] = rel
+    files, preds = prediction_files(arrays)
     meta = {
         "schema_version": 1, "model": f"Sanity: {title}", "variant": "baseline", "backbone": None,
         "subset": subset.value, "split": split, "dataset": "synthetic", "protocol": "canonical",

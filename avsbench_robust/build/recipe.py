@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import cast
 
 from ..errors import ValidationError
-from ..types import Condition, Subset
 from ..schemas import validate
+from ..types import Condition, Subset
 from .taxonomy import builders_dir, read_json
 
 

@@ -14,8 +14,8 @@ from typing import cast
 
 from ..data.classes import AVSS_CLASSES, MS3_OBJECTS, S4_CATEGORIES
 from ..errors import InputFileError, ValidationError
-from ..types import Subset
 from ..schemas import validate
+from ..types import Subset
 
 #: Set this to use a `builders/` folder other than the one next to the package (the editable-install layout).
 BUILDERS_ENV = "AVSB_ROBUST_BUILDERS"

@@ -112,7 +112,7 @@ def baselines_command(out: Path, subset: str, root: "Path | None", split: str, w
     root_path = resolve_root(root)
     index = load_index(root_path, subset, split)
     folders = write_baselines(index, Subset.parse(subset), out, [Baseline(w) for w in which] or list(Baseline))
-    for b, folder in folders.items():
+    for folder in folders.values():
         click.echo(f"wrote {folder}", err=True)
     if do_score:
         results = [score(folder, subset, root_path, split=split, workers=workers) for folder in folders.values()]

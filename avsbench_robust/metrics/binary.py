@@ -198,14 +198,20 @@ if THRESHOLDS[_HALF_COUNT - 1] != np.float32(0.5):  # pragma: no cover - a prope
     raise RuntimeError("the F-curve thresholds no longer contain 0.5 exactly")
 
 
-def binary_frame_stats(pred: np.ndarray, gt: np.ndarray, logits: bool = False) -> BinaryFrameStats:
-    """All per-frame binary metrics of `pred` ([T,H,W] or [H,W]) against `gt` (non-zero = object)."""
+def frame_stack(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pred` and `gt` as matching `[T, H, W]` arrays (a single `[H, W]` frame gets T = 1)."""
     pred = np.asarray(pred)
     gt = np.asarray(gt)
     if pred.ndim == 2:
         pred, gt = pred[None], gt[None]
     if pred.shape != gt.shape or pred.ndim != 3:
         raise ValueError(f"prediction shape {pred.shape} does not match ground truth shape {gt.shape}")
+    return pred, gt
+
+
+def binary_frame_stats(pred: np.ndarray, gt: np.ndarray, logits: bool = False) -> BinaryFrameStats:
+    """All per-frame binary metrics of `pred` ([T,H,W] or [H,W]) against `gt` (non-zero = object)."""
+    pred, gt = frame_stack(pred, gt)
     t, h, w = pred.shape
     pixels = h * w
     obj = gt != 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .binary import BETA2
+from .binary import BETA2, frame_stack
 
 #: AVSS classes including background (index 0).
 NUM_CLASSES = 71
@@ -65,12 +65,7 @@ def check_class_map(arr: np.ndarray, what: str, num_classes: int = NUM_CLASSES) 
 
 def semantic_frame_stats(pred: np.ndarray, gt: np.ndarray, num_classes: int = NUM_CLASSES) -> SemanticFrameStats:
     """All per-frame AVSS metrics of class map `pred` ([T,H,W] or [H,W]) against class map `gt`."""
-    pred = np.asarray(pred)
-    gt = np.asarray(gt)
-    if pred.ndim == 2:
-        pred, gt = pred[None], gt[None]
-    if pred.shape != gt.shape or pred.ndim != 3:
-        raise ValueError(f"prediction shape {pred.shape} does not match ground truth shape {gt.shape}")
+    pred, gt = frame_stack(pred, gt)
     check_class_map(pred, "prediction", num_classes)
     check_class_map(gt, "ground truth", num_classes)
     inter, pred_area, gt_area = class_areas(pred, gt, num_classes)

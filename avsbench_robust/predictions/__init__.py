@@ -2,7 +2,14 @@
 from .decode import DEFAULT_MAX_PIXELS, DecodeProblem, Kind, decode_array, decode_png, is_binary_u8
 from .layouts import ClipSpec, Layout, detect_layout, frame_paths
 from .loader import (
-    ClipData, MissingPolicy, PredictionPlan, clip_specs, default_workers, iter_clips, load_clip, make_tasks,
+    ClipData,
+    MissingPolicy,
+    PredictionPlan,
+    clip_specs,
+    default_workers,
+    iter_clips,
+    load_clip,
+    make_tasks,
     plan_predictions,
 )
 from .resize import resize_bilinear, resize_nearest, to_eval

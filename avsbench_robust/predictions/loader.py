@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AVSBRobustError, ValidationError
-from ..types import Condition, SCORED_CONDITIONS, Subset
+from ..types import SCORED_CONDITIONS, Condition, Subset
 from .decode import DEFAULT_MAX_PIXELS, DecodeProblem, decode_array, decode_png
 from .layouts import ClipSpec, Layout, LayoutMatch, detect_layout, frame_paths, padded_t
 from .resize import resize_nearest, to_eval
