@@ -190,3 +190,12 @@ def test_headerless_csv_with_bom(synth_root: Path, tmp_path: Path) -> None:
     lines = csv.read_text().splitlines()[1:]
     csv.write_text("\ufeff" + "\r\n".join(lines) + "\r\n", encoding="utf-8")
     pd.testing.assert_frame_equal(load_index(root, "ms3"), base)
+
+
+def test_clip_specs_keep_metadata_order(synth_root: Path) -> None:
+    from avsbench_robust.predictions.loader import clip_specs
+
+    index = load_index(synth_root, "avss", "test")
+    order = list(dict.fromkeys(index["video"]))
+    assert order != sorted(order)  # the synthetic names are not sorted, so the check has teeth
+    assert [s.video for s in clip_specs(index)] == order

@@ -7,6 +7,7 @@ AVSS 0-based JPEG frames with RGB palette labels, CSV columns read by name with 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -140,7 +141,7 @@ def _rows_s4(root: Path, splits: list[Split], avss_metadata: "Path | None") -> l
     cats = _pick(df, path, "category", ["category", "label", "class"], 2)
     split_col = _parse_splits(_pick(df, path, "split", ["split"], 3), path)
     objects_by_vid = _avss_objects_by_vid(root, avss_metadata, AVSSLabel.V1S) or {}
-    base = root / "Single-source" / "s4_data"
+    base = os.path.join(root, "Single-source", "s4_data")
     rows = []
     for video, category, split in zip(names, cats, split_col):
         if Split(split) not in splits:
@@ -150,15 +151,15 @@ def _rows_s4(root: Path, splits: list[Split], avss_metadata: "Path | None") -> l
         )
         clip = dict(subset=Subset.S4.value, split=split, video=video, vid=video, category=category,
                     objects=objects, label="", frames_in_clip=5, audio_seconds=5.0,
-                    audio_path=base / "audio_wav" / split / category / f"{video}.wav")
+                    audio_path=f"{base}/audio_wav/{split}/{category}/{video}.wav")
         for t in range(5):
             k = t + 1
-            mask = base / "gt_masks" / split / category / video / f"{video}_{k}.png"
             # S4 train is semi-supervised: only the first frame of each clip carries a mask.
             optional = split == Split.TRAIN.value and k > 1
             rows.append(dict(clip, t=t, frame=k,
-                             frame_path=base / "visual_frames" / split / category / video / f"{video}_{k}.png",
-                             mask_path=mask, mask_optional=optional))
+                             frame_path=f"{base}/visual_frames/{split}/{category}/{video}/{video}_{k}.png",
+                             mask_path=f"{base}/gt_masks/{split}/{category}/{video}/{video}_{k}.png",
+                             mask_optional=optional))
     return rows
 
 
@@ -168,7 +169,7 @@ def _rows_ms3(root: Path, splits: list[Split], avss_metadata: "Path | None") -> 
     names = _pick(df, path, "video name", _NAME_COLUMNS, 0)
     split_col = _parse_splits(_pick(df, path, "split", ["split"], len(df.columns) - 1), path)
     objects_by_vid = _avss_objects_by_vid(root, avss_metadata, AVSSLabel.V1M)
-    base = root / "Multi-sources" / "ms3_data"
+    base = os.path.join(root, "Multi-sources", "ms3_data")
     rows = []
     for video, split in zip(names, split_col):
         if Split(split) not in splits:
@@ -176,16 +177,16 @@ def _rows_ms3(root: Path, splits: list[Split], avss_metadata: "Path | None") -> 
         objects = objects_by_vid.get(video, ()) if objects_by_vid else ()
         clip = dict(subset=Subset.MS3.value, split=split, video=video, vid=video, category="",
                     objects=objects, label="", frames_in_clip=5, audio_seconds=5.0,
-                    audio_path=base / "audio_wav" / split / f"{video}.wav")
+                    audio_path=f"{base}/audio_wav/{split}/{video}.wav")
         for t in range(5):
             k = t + 1
             # Frames have no split level and keep the ".mp4" of the source file name.
-            frame = base / "visual_frames" / video / f"{video}.mp4_{k}.png"
-            if not frame.exists():
-                alt = base / "visual_frames" / video / f"{video}_{k}.png"
-                frame = alt if alt.exists() else frame
+            frame = f"{base}/visual_frames/{video}/{video}.mp4_{k}.png"
+            if not os.path.isfile(frame):
+                alt = f"{base}/visual_frames/{video}/{video}_{k}.png"
+                frame = alt if os.path.isfile(alt) else frame
             rows.append(dict(clip, t=t, frame=k, frame_path=frame,
-                             mask_path=base / "gt_masks" / split / video / f"{video}_{k}.png",
+                             mask_path=f"{base}/gt_masks/{split}/{video}/{video}_{k}.png",
                              mask_optional=False))
     return rows
 
@@ -215,18 +216,18 @@ def _rows_avss(root: Path, splits: list[Split]) -> list[dict]:
         if Split(split) not in splits:
             continue
         n = 10 if label == AVSSLabel.V2.value else 5
-        folder = root / "AVSS" / label / uid
+        folder = os.path.join(root, "AVSS", label, uid)
         clip = dict(subset=Subset.AVSS.value, split=split, video=uid, vid=vid, category="",
                     objects=_objects(a_obj), label=label, frames_in_clip=n, audio_seconds=float(n),
-                    audio_path=folder / "audio.wav")
+                    audio_path=f"{folder}/audio.wav")
         for t in range(n):
-            frame = folder / "frames" / f"{t}.jpg"
-            if not frame.exists() and (folder / "frames" / f"{t}.png").exists():
-                frame = folder / "frames" / f"{t}.png"
+            frame = f"{folder}/frames/{t}.jpg"
+            if not os.path.isfile(frame) and os.path.isfile(f"{folder}/frames/{t}.png"):
+                frame = f"{folder}/frames/{t}.png"
             # v1s train clips repeat S4 train, which is annotated on the first frame only.
             optional = split == Split.TRAIN.value and label == AVSSLabel.V1S.value and t > 0
             rows.append(dict(clip, t=t, frame=t, frame_path=frame,
-                             mask_path=folder / "labels_rgb" / f"{t}.png", mask_optional=optional))
+                             mask_path=f"{folder}/labels_rgb/{t}.png", mask_optional=optional))
     return rows
 
 
@@ -257,10 +258,8 @@ def load_index(
     df = pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "mask_optional"])
     if df.empty:
         return df.drop(columns="mask_optional")
-    for col in ("frame_path", "mask_path", "audio_path"):
-        df[col] = df[col].map(str)
     # A mask that the release does not have (S4 train frames 2..5) is None, not a dangling path.
-    missing_opt = df["mask_optional"] & ~df["mask_path"].map(lambda p: Path(p).is_file())
+    missing_opt = df["mask_optional"] & ~df["mask_path"].map(os.path.isfile)
     df.loc[missing_opt, "mask_path"] = None
     dup = df.duplicated(["split", "video", "t"])
     if dup.any():
@@ -271,16 +270,16 @@ def load_index(
 
 def _check_files(rows: list[dict], root: Path) -> None:
     problems: list[str] = []
-    seen_audio: set[Path] = set()
+    seen_audio: set[str] = set()
     for r in rows:
-        if not Path(r["frame_path"]).is_file():
+        if not os.path.isfile(r["frame_path"]):
             problems.append(f"missing frame {r['frame_path']}")
-        if not r["mask_optional"] and not Path(r["mask_path"]).is_file():
+        if not r["mask_optional"] and not os.path.isfile(r["mask_path"]):
             problems.append(f"missing mask {r['mask_path']}")
-        audio = Path(r["audio_path"])
+        audio = r["audio_path"]
         if audio not in seen_audio:
             seen_audio.add(audio)
-            if not audio.is_file():
+            if not os.path.isfile(audio):
                 problems.append(f"missing audio {audio}")
     if problems:
         raise ValidationError(f"AVSBench root {root}", problems, shown=_MAX_LISTED)

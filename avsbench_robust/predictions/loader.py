@@ -46,13 +46,14 @@ class MissingPolicy(str, Enum):
 def clip_specs(index: pd.DataFrame) -> list[ClipSpec]:
     """Clips of a frame index (load_index rows) in metadata order, keeping only frames with a GT mask."""
     rows = index[index["mask_path"].notna()]
+    cols = {c: rows[c].tolist() for c in ("category", "label", "t", "frame", "frames_in_clip", "mask_path")}
     specs = []
-    for video, g in rows.groupby("video", sort=False):
-        first = g.iloc[0]
+    for video, idx in rows.groupby("video", sort=False).indices.items():
+        first = idx[0]
         specs.append(ClipSpec(
-            video=str(video), category=str(first["category"]), label=str(first["label"]),
-            t=tuple(int(x) for x in g["t"]), k=tuple(int(x) for x in g["frame"]),
-            frames_in_clip=int(first["frames_in_clip"]), gt_paths=tuple(str(p) for p in g["mask_path"]),
+            video=str(video), category=str(cols["category"][first]), label=str(cols["label"][first]),
+            t=tuple(int(cols["t"][i]) for i in idx), k=tuple(int(cols["frame"][i]) for i in idx),
+            frames_in_clip=int(cols["frames_in_clip"][first]), gt_paths=tuple(str(cols["mask_path"][i]) for i in idx),
         ))
     return specs
 

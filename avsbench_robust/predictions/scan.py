@@ -43,19 +43,18 @@ def scan_tree(folder: Path, root: Path) -> Listing:
             if entry.name.startswith("."):
                 continue
             rel_path = f"{rel}{entry.name}"
-            path = Path(entry.path)
             if entry.is_symlink():
-                target = path.resolve()
+                target = Path(entry.path).resolve()
                 if not _inside(target, root):
-                    out.problems.append(f"{path}: symlink leaves the prediction folder (-> {target})")
+                    out.problems.append(f"{entry.path}: symlink leaves the prediction folder (-> {target})")
                     continue
                 if not target.exists():
-                    out.problems.append(f"{path}: broken symlink")
+                    out.problems.append(f"{entry.path}: broken symlink")
                     continue
             if entry.is_dir(follow_symlinks=True):
-                stack.append((path, rel_path + "/", ancestors))
+                stack.append((Path(entry.path), rel_path + "/", ancestors))
             elif entry.is_file(follow_symlinks=True):
                 out.files.add(rel_path)
             else:
-                out.problems.append(f"{path}: not a regular file")
+                out.problems.append(f"{entry.path}: not a regular file")
     return out
