@@ -311,9 +311,21 @@ def rgb_to_class_map(rgb: np.ndarray) -> np.ndarray:
     return np.where(pal[cls] == codes, cls, 0).astype(np.uint8)
 
 
+def _has_palette(png: np.ndarray) -> bool:
+    """Whether PNG bytes declare colour type 3 (palette): byte 25 of the IHDR chunk."""
+    return png.size > 25 and png[:8].tobytes() == b"\x89PNG\r\n\x1a\n" and int(png[25]) == 3
+
+
 def read_mask(path: "str | Path", subset: "Subset | str") -> np.ndarray:
     """A GT mask as uint8 `[H, W]`: {0, 1} for S4/MS3 (any non-zero = foreground), class indices for AVSS."""
     subset = Subset.parse(subset)
+    if not subset.is_semantic:
+        # Fast path for the common 8-bit single-channel PNG (also 1-bit, which OpenCV expands to 0/255);
+        # palette and colour masks go through PIL below, which keeps their exact semantics.
+        data = np.fromfile(str(path), dtype=np.uint8) if os.path.isfile(path) else None
+        arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
+        if arr is not None and arr.ndim == 2 and arr.dtype == np.uint8 and not _has_palette(data):
+            return (arr > 0).view(np.uint8)
     img = _open_image(path)
     if subset.is_semantic:
         if img.mode in ("L", "I", "I;16"):
