@@ -14,7 +14,6 @@ import stat
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,13 +21,13 @@ import jsonschema
 import numpy as np
 
 from ..errors import ValidationError
+from ..schemas import load_schema
 from ..types import Condition
 
 METADATA = "metadata.json"
 RESULTS = "results.json"
 ENTRY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 SUBMISSIONS_README = "README.md"  # the only plain file allowed at the top of submissions/
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 ALLOWED_ARRAY_KINDS = {"b": "bool", "u": "unsigned int", "f": "float"}
 
 
@@ -80,19 +79,8 @@ class LoadReport:
 # ---------------------------------------------------------------- schemas
 
 
-@cache
-def _schema(name: str) -> dict | None:
-    path = SCHEMA_DIR / name
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def submission_schema() -> dict:
-    schema = _schema("submission.schema.json")
-    if schema is None:  # the package ships it; its absence is an install error, not a user error
-        raise RuntimeError("avsbench_robust/schemas/submission.schema.json is missing from the install")
-    return schema
+    return load_schema("submission.schema.json")
 
 
 def _schema_problems(doc: Any, schema: dict, what: str) -> list[str]:
@@ -115,11 +103,8 @@ def transcribed_results_problems(doc: Any) -> list[str]:
 
 
 def scored_results_problems(doc: Any) -> list[str]:
-    """Check against the scorer's results schema when installed, plus the keys the board reads."""
-    problems: list[str] = []
-    schema = _schema("results.schema.json")
-    if schema is not None:
-        problems += _schema_problems(doc, schema, RESULTS)
+    """Check against the scorer's results schema, plus the keys the board reads."""
+    problems = _schema_problems(doc, load_schema("results.schema.json"), RESULTS)
     if not isinstance(doc, dict):
         return problems or [f"{RESULTS}: not a JSON object"]
     if doc.get("transcribed"):
