@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -47,3 +48,14 @@ def sha256_file(path: "str | Path", chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def read_json(path: "str | Path", missing: str = "file not found") -> object:
+    """A JSON file's content; a missing or malformed file is one InputFileError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, missing)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"not valid JSON ({exc})") from None

@@ -11,8 +11,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InputFileError, ValidationError
-from ..io_utils import atomic_write_text, sha256_file
+from ..errors import ValidationError
+from ..io_utils import atomic_write_text, read_json, sha256_file
 from ..schemas import schema_problems
 from .layout import JOURNAL_DIR, MANIFEST_NAME
 
@@ -77,12 +77,7 @@ def write_manifest(out: Path, manifest: dict) -> Path:
 
 def read_manifest(out: str | Path) -> dict:
     path = Path(out) / MANIFEST_NAME
-    if not path.is_file():
-        raise InputFileError(path, "no build manifest here (is this the OUT folder of `avsb-robust build`?)")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"not valid JSON ({exc})") from None
+    doc = read_json(path, "no build manifest here (is this the OUT folder of `avsb-robust build`?)")
     return check_manifest(doc, str(path))
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import cast
 
 from ..errors import ValidationError
+from ..io_utils import read_json
 from ..schemas import validate
 from ..types import Condition, Subset
-from .taxonomy import builders_dir, read_json
+from .taxonomy import builders_dir
 
 
 @dataclass(frozen=True)

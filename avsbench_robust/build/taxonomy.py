@@ -14,6 +14,7 @@ from typing import cast
 
 from ..data.classes import AVSS_CLASSES, MS3_OBJECTS, S4_CATEGORIES
 from ..errors import InputFileError, ValidationError
+from ..io_utils import read_json
 from ..schemas import validate
 from ..types import Subset
 
@@ -42,15 +43,6 @@ def builders_dir() -> Path:
             f"its repository (pip install -e .) or point ${BUILDERS_ENV} at a copy of builders/",
         )
     return path
-
-
-def read_json(path: Path) -> object:
-    if not path.is_file():
-        raise InputFileError(path, "file not found")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"not valid JSON ({exc})") from None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ AVSS 0-based JPEG frames with RGB palette labels, CSV columns read by name with 
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -17,6 +16,7 @@ import pandas as pd
 from PIL import Image
 
 from ..errors import DatasetLayoutError, InputFileError, ValidationError
+from ..io_utils import read_json
 from ..types import AVSSLabel, Split, Subset
 from .classes import AVSS_CLASSES, AVSS_PALETTE, S4_CATEGORY_TO_AVSS
 
@@ -193,12 +193,7 @@ def _rows_ms3(root: Path, splits: list[Split], avss_metadata: "Path | None") -> 
 
 def read_label2idx(path: Path) -> dict[str, int]:
     """`label2idx.json`, checked against the 71 AVSS classes (1-based, background = 1)."""
-    if not path.is_file():
-        raise InputFileError(path, "AVSS label2idx.json not found")
-    try:
-        mapping = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"not valid JSON ({exc})") from None
+    mapping = read_json(path, "AVSS label2idx.json not found")
     if not isinstance(mapping, dict) or not all(isinstance(v, int) for v in mapping.values()):
         raise InputFileError(path, "expected an object mapping class names to integer indices")
     expected = {name: i + 1 for i, name in enumerate(AVSS_CLASSES)}
