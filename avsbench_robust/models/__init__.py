@@ -32,7 +32,7 @@ class AVSNet(nn.Module):
             self.audio_extractor = vggish(small=cfg.narrow)
             self.model = TPAVI(cfg.backbone, num_classes=cfg.num_classes, channel=cfg.channel,
                                align_bias=not cfg.semantic, window=cfg.window, narrow=cfg.narrow,
-                               cgsl=cfg.cgsl, head_widths=tuple(cfg.head_widths))
+                               cgsl=cfg.cgsl, head_widths=tuple(cfg.head_widths), cgsl_audio=cfg.cgsl_audio)
         elif cfg.model == "avsegformer":
             from . import avsegformer  # built by the AVSegFormer module (CONTRACTS.md "Models API")
 

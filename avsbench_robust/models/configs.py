@@ -23,6 +23,9 @@ class ModelConfig:
     subset: str = "s4"
     size: str = "full"
     cgsl: bool = False
+    # CGSL audio input: "head" (authors' coupling) | "vggish" (earlier decoupled variant; the dataclass
+    # default only so that checkpoints written before the field existed rebuild as they were trained)
+    cgsl_audio: str = "vggish"
     num_classes: int = 1
     channel: int = 256  # decoder / TPAVI width (256 in the originals)
     image_size: int = 224
@@ -73,7 +76,7 @@ def model_config(model: str, backbone: str, subset: Subset | str, size: str = "f
     sub = Subset.parse(subset)
     small = size == "small"
     return ModelConfig(
-        model=model, backbone=backbone, subset=sub.value, size=size, cgsl=cgsl,
+        model=model, backbone=backbone, subset=sub.value, size=size, cgsl=cgsl, cgsl_audio="head",
         num_classes=71 if sub is Subset.AVSS else 1,
         channel=32 if small else 256,
         image_size=112 if small else 224,
