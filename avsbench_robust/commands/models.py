@@ -28,24 +28,34 @@ def _require_torch() -> None:
               help="Fraction of training pairs given a negative audio (empty GT).")
 @click.option("--neg-conditions", default="silence,offscreen", show_default=True,
               help=f"Comma list of negative conditions used in turn ({', '.join(NEG_CHOICES)}).")
+@click.option("--neg-sampling", type=click.Choice(["ours", "authors"]), default="ours", show_default=True,
+              help="ours: negatives redrawn each epoch, replacing positives; authors: drawn once (seed 42), "
+                   "added to every clip's positive.")
 @click.option("--subset", type=SUBSET_CHOICE, required=True)
 @click.option("--root", type=click.Path(path_type=Path), default=None,
               help="AVSBench root. Default: the embedded synthetic dataset.")
 @click.option("--build", "build_out", type=click.Path(path_type=Path), default=None,
               help="Build output (avsb-robust build) with every condition's features; default: computed on the fly.")
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder with resnet50-19c8e357.pth / pvt_v2_b5.pth / vggish-10086976.pth (full config).")
+              help="Folder with resnet50-19c8e357.pth / pvt_v2_b5.pth / vggish-10086976.pth (released files for "
+                   "the full config, or `avsb-robust pretrain` output of the same config).")
+@click.option("--image-size", type=click.IntRange(min=32), default=None, help="Input size (default 224 full, 112 small).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (re-run to resume).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Default: the original script's.")
 @click.option("--batch-clips", type=click.IntRange(min=1), default=None, help="Clips per batch and process.")
 @click.option("--lr", type=click.FloatRange(min=0.0, min_open=True), default=None)
+@click.option("--optimizer", type=click.Choice(["adam", "adamw"]), default=None, help="Default: the original script's.")
+@click.option("--weight-decay", type=click.FloatRange(min=0.0), default=None)
+@click.option("--freeze-backbone-epochs", type=click.IntRange(min=0), default=None,
+              help="First epochs with the visual backbone fixed (AVSegFormer: S4 5, MS3 10).")
 @click.option("--lambda-cgsl", type=click.FloatRange(min=0.0), default=None, help="lambda_1 (default 1.0).")
 @click.option("--lambda-avm", type=click.FloatRange(min=0.0), default=None, help="lambda_2 (TPAVI MS3 default 0.5).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default=None, help="cpu / cuda (default: cuda when available).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train_command(model, backbone, size, cgsl, neg_ratio, neg_conditions, subset, root, build_out, weights_dir, out,
-                  epochs, batch_clips, lr, lambda_cgsl, lambda_avm, seed, device, no_progress) -> None:
+def train_command(model, backbone, size, cgsl, neg_ratio, neg_conditions, neg_sampling, subset, root, build_out,
+                  weights_dir, image_size, out, epochs, batch_clips, lr, optimizer, weight_decay, freeze_backbone_epochs,
+                  lambda_cgsl, lambda_avm, seed, device, no_progress) -> None:
     """Train TPAVI / AVSegFormer (optionally +CGSL) with negative audio pairs; works under torchrun."""
     _require_torch()
     from ..errors import ValidationError
@@ -59,8 +69,14 @@ def train_command(model, backbone, size, cgsl, neg_ratio, neg_conditions, subset
     if any(not Condition(c).is_negative for c in negs):
         raise ValidationError("--neg-conditions", [f"only negative conditions ({', '.join(NEG_CHOICES)}) are allowed"])
     mcfg = model_config(model, backbone, subset, size, cgsl)
+    if image_size is not None:
+        import dataclasses
+
+        mcfg = dataclasses.replace(mcfg, image_size=image_size)
     tcfg = train_config(mcfg, epochs=epochs, batch_clips=batch_clips, lr=lr, lambda_cgsl=lambda_cgsl,
-                        lambda_avm=lambda_avm, seed=seed, neg_ratio=neg_ratio, neg_conditions=negs)
+                        lambda_avm=lambda_avm, seed=seed, neg_ratio=neg_ratio, neg_conditions=negs,
+                        neg_sampling=neg_sampling, optimizer=optimizer, weight_decay=weight_decay,
+                        freeze_backbone_epochs=freeze_backbone_epochs)
     meta = train(mcfg, tcfg, root=root, build_out=build_out, weights_dir=weights_dir, out=out, device=device,
                  progress=not no_progress, log=lambda s: click.echo(s, err=True))
     click.echo(f"trained {meta['epochs_done']} epoch(s) -> {out}")
@@ -94,4 +110,35 @@ def predict_command(checkpoint, subset, root, build_out, conditions, split, gate
             progress=not no_progress, log=lambda s: click.echo(s, err=True))
 
 
-COMMANDS = [train_command, predict_command]
+@click.command("pretrain")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the weight files (a --weights-dir).")
+@click.option("--config", "size", type=click.Choice(["small", "full"]), default="small", show_default=True,
+              help="Network size, as `train --config`.")
+@click.option("--backbones", default="pvt_v2_b5,resnet50", show_default=True, help="Comma list of visual backbones.")
+@click.option("--image-size", type=click.IntRange(min=32), default=112, show_default=True)
+@click.option("--per-class", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Synthetic training clips per class (one frame + 2 s of sound each).")
+@click.option("--classes", type=click.IntRange(1, 70), default=70, show_default=True,
+              help="Use synthetic classes 1..N (all 70 by default; fewer for quick checks).")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0.0, min_open=True), default=2e-3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def pretrain_command(out, size, backbones, image_size, per_class, classes, epochs, lr, seed, no_progress) -> None:
+    """Pre-train the visual backbones and VGGish on synthetic frames/sounds with class labels; writes
+    pvt_v2_b5.pth / resnet50-19c8e357.pth / vggish-10086976.pth for `train --weights-dir`."""
+    _require_torch()
+    from ..errors import ValidationError
+    from ..models.pretrain import PretrainConfig, pretrain
+
+    names = tuple(b.strip() for b in backbones.split(",") if b.strip())
+    bad = [b for b in names if b not in ("pvt_v2_b5", "resnet50")]
+    if bad:
+        raise ValidationError("--backbones", [f"unknown backbone(s) {', '.join(bad)} (expected pvt_v2_b5, resnet50)"])
+    cfg = PretrainConfig(size=size, backbones=names, image_size=image_size, per_class=per_class, classes=classes,
+                         epochs=epochs, lr=lr, seed=seed)
+    manifest = pretrain(out, cfg, progress=not no_progress, log=lambda s: click.echo(s, err=True))
+    click.echo(f"wrote {', '.join(manifest['files'])} -> {out}")
+
+
+COMMANDS = [train_command, predict_command, pretrain_command]

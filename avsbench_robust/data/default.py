@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,15 +23,17 @@ def home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "avsbench-robust"
 
 
-def synthetic_root() -> Path:
-    """Path of the embedded synthetic dataset, generating it on first use (atomically: temp dir + rename)."""
-    target = home() / CACHE_NAME
+def synthetic_root(seed: int = DEFAULT_SEED, videos: int = synthetic.DEFAULT_VIDEOS) -> Path:
+    """Path of the embedded synthetic dataset (or of the seed/videos one a dataset name asks for, see
+    `dataset_root`), generating it on first use (atomically: temp dir + rename)."""
+    name = f"synthetic-v1-seed{seed}-videos{videos}"
+    target = home() / name
     if (target / synthetic.MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{CACHE_NAME}.", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     try:
-        synthetic.generate(tmp, "all", synthetic.DEFAULT_VIDEOS, DEFAULT_SEED)
+        synthetic.generate(tmp, "all", videos, seed)
         try:
             os.replace(tmp, target)
         except OSError:
@@ -49,3 +52,21 @@ def resolve_root(root: "str | Path | None", announce: bool = True) -> Path:
     if announce:
         click.echo(f"note: no --root given; using the embedded synthetic AVSBench dataset at {path}", err=True)
     return path
+
+
+SYNTHETIC_DATASET = re.compile(r"synthetic(?:-seed(\d{1,6})-videos(\d{1,3}))?")
+
+
+def synthetic_dataset_name(seed: int, videos: int) -> str:
+    """The entry `dataset` of a synthetic tree: "synthetic" (the embedded default) or synthetic-seedS-videosN."""
+    return "synthetic" if (seed, videos) == (DEFAULT_SEED, synthetic.DEFAULT_VIDEOS) else f"synthetic-seed{seed}-videos{videos}"
+
+
+def dataset_root(dataset: str) -> Path | None:
+    """The generated tree a synthetic entry was scored on (same seed -> same bytes); None for other datasets."""
+    m = SYNTHETIC_DATASET.fullmatch(dataset)
+    if m is None:
+        return None
+    if m.group(1) is None:
+        return synthetic_root()
+    return synthetic_root(int(m.group(1)), int(m.group(2)))

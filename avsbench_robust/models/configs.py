@@ -52,6 +52,9 @@ class TrainConfig:
     optimizer: str = "adam"
     neg_ratio: float = 0.1
     neg_conditions: tuple[str, ...] = (Condition.SILENCE.value, Condition.OFFSCREEN.value)
+    # "ours": negatives redrawn every epoch among the clips (a negative replaces that clip's positive);
+    # "authors": drawn once with a fixed seed, on top of every clip's positive (train.fixed_negatives)
+    neg_sampling: str = "ours"
     lambda_cgsl: float = 1.0  # lambda_1 in the paper's Eq. 9
     lambda_avm: float = 0.0  # lambda_2 (TPAVI MS3 original: 0.5)
     avm_stages: tuple[int, ...] = (0, 1, 2, 3)
