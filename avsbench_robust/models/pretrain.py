@@ -91,15 +91,19 @@ def render_sets(clips, image_size: int, audio_seconds: float = 2.0) -> tuple[np.
 
 
 # ---------------------------------------------------------------- measurement (pure)
-def separability(features: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> float:
-    """Leave-one-out nearest-neighbour class accuracy under cosine similarity (chance = 1 / #classes).
+def separability(features, labels, groups=None) -> float:
+    """Leave-one-out nearest-neighbour class accuracy under cosine similarity (chance ~ 1 / #classes).
 
-    The question CGSL needs answered: does the pooled feature tell the classes apart at all?
+    The question CGSL needs answered: does the pooled feature tell the classes apart at all? `groups`
+    (e.g. the clip of each frame) keeps a sample from being matched with its own group's members.
     """
     f = F.normalize(torch.as_tensor(np.asarray(features), dtype=torch.float64).flatten(1), dim=1)
-    y = torch.as_tensor(np.asarray(labels))
+    y = torch.as_tensor(np.unique(np.asarray(labels), return_inverse=True)[1].reshape(-1))
     sim = f @ f.t()
     sim.fill_diagonal_(-float("inf"))
+    if groups is not None:
+        g = np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1)
+        sim[torch.from_numpy(g[:, None] == g[None, :])] = -float("inf")
     return float((y[sim.argmax(1)] == y).double().mean())
 
 
