@@ -26,7 +26,7 @@ import numpy as np
 
 from .._version import __version__
 from ..audio import clip_features, read_audio, write_wav_float32, write_wav_pcm16
-from ..errors import AVSBRobustError, InputFileError, ValidationError
+from ..errors import TORCH_HINT, AVSBRobustError, InputFileError, MissingDependencyError, ValidationError
 from ..io_utils import atomic_write_bytes, atomic_write_text, sha256_file
 from ..types import Condition, Split, Subset
 from . import manifest as mf
@@ -314,7 +314,7 @@ def build(
     if workers < 1:
         raise AVSBRobustError(f"--workers must be at least 1, got {workers}")
     if pkl and importlib.util.find_spec("torch") is None:
-        raise AVSBRobustError("--pkl writes torch tensors and needs PyTorch: pip install 'avsbench-robust[torch]'")
+        raise MissingDependencyError(f"--pkl writes torch tensors and needs PyTorch, which is not installed: {TORCH_HINT}")
     root_path = resolve_root(root)
     out_path = Path(out).expanduser().resolve() if out is not None else default_out(subset)
     check_out_outside_root(out_path, root_path)
