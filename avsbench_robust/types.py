@@ -41,6 +41,7 @@ class Condition(_StrEnum):
     SILENCE = "silence"
     NOISE = "noise"
     OFFSCREEN = "offscreen"
+    UNSEEN = "unseen"  # recordings of classes outside the dataset (the paper's "Unseen Audio"), `build --unseen-pool`
     FUSED = "fused"
 
     @property
@@ -48,7 +49,7 @@ class Condition(_StrEnum):
         return self in NEGATIVE_CONDITIONS
 
 
-NEGATIVE_CONDITIONS: tuple[Condition, ...] = (Condition.SILENCE, Condition.NOISE, Condition.OFFSCREEN)
+NEGATIVE_CONDITIONS: tuple[Condition, ...] = (Condition.SILENCE, Condition.NOISE, Condition.OFFSCREEN, Condition.UNSEEN)
 SCORED_CONDITIONS: tuple[Condition, ...] = (Condition.POSITIVE, *NEGATIVE_CONDITIONS)
 
 

@@ -30,7 +30,8 @@ def _conditions(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Output folder (never inside ROOT). Default: ./avsbench-robust-build/<subset>.")
 @click.option("--split", type=SPLIT_CHOICE, default="test", show_default=True)
 @click.option("--conditions", callback=_conditions, default=None,
-              help="Comma list of positive,silence,noise,offscreen,fused. Default: the recipe's (all five).")
+              help="Comma list of positive,silence,noise,offscreen,unseen,fused. Default: the recipe's five "
+                   "(plus unseen with --unseen-pool).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seeds the noise and the offscreen draw per clip.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes; the output is byte-identical whatever the count.")
@@ -40,12 +41,18 @@ def _conditions(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="What the fused control mixes in. Default: recipe (noise).")
 @click.option("--avss-metadata", type=click.Path(path_type=Path), default=None,
               help="AVSS metadata.csv giving MS3 objects (v1m rows) when ROOT has no AVSS/.")
+@click.option("--unseen-pool", type=click.Path(path_type=Path), default=None,
+              help="Folder of recordings from classes outside the dataset: adds the unseen condition (each clip plays "
+                   "one, drawn per clip from the sorted list).")
+@click.option("--negative-features", type=click.Choice(["vggish", "authors"]), default="vggish", show_default=True,
+              help="Front end of the negatives: vggish (as positives) or authors (the paper's librosa pipeline, leaky; "
+                   "needs librosa).")
 @click.option("--skip-bad", is_flag=True, help="Leave out clips whose WAV is missing or corrupt (listed in the manifest).")
 @click.option("--verify", "verify_out", type=click.Path(path_type=Path), default=None,
               help="Instead of building: re-hash every file of a built OUT; exit 2 on any missing/drifted file.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def build_command(subset, root, out, split, conditions, seed, workers, pkl, fused_snr_db, fused_negative,
-                  avss_metadata, skip_bad, verify_out, quiet) -> None:
+                  avss_metadata, unseen_pool, negative_features, skip_bad, verify_out, quiet) -> None:
     """Build AVSBench-Robust: every clip under positive, silence, noise, offscreen (and fused) audio.
 
     Writes one AVSBench-shaped tree per condition (WAV + VGGish log-mel .npy) and OUT/manifest.json.
@@ -60,9 +67,13 @@ def build_command(subset, root, out, split, conditions, seed, workers, pkl, fuse
 
     result = build(subset, root=root, out=out, split=split, conditions=conditions, seed=seed, workers=workers, pkl=pkl,
                    fused_snr_db=fused_snr_db, fused_negative=fused_negative, avss_metadata=avss_metadata,
-                   skip_bad=skip_bad, progress=None if not quiet else False, echo=lambda m: click.echo(m, err=True))
+                   skip_bad=skip_bad, progress=None if not quiet else False, echo=lambda m: click.echo(m, err=True),
+                   unseen_pool=unseen_pool, negative_features=negative_features)
     click.echo(f"built {result.built} clip(s), reused {result.reused}, in {result.seconds:.1f} s: {result.out}")
-    click.echo(f"offscreen fallbacks: {result.fallbacks}; skipped bad inputs: {len(result.skipped)}")
+    click.echo(f"offscreen fallbacks: {result.fallbacks}; partners excluded: {len(result.excluded_partners)}; "
+               f"skipped bad inputs: {len(result.skipped)}; worker processes: {result.workers_used}")
+    if negative_features == "authors":
+        click.echo("negative features: authors' pipeline (leaky) — for reproducing the paper's inputs, not for scoring")
     click.echo(f"manifest: {result.manifest_path}")
 
 
