@@ -49,3 +49,29 @@ def make_inputs(folder: Path, table: dict = AUTHORS_INPUTS) -> dict[str, Path]:
         sf.write(str(path), signal(name, sr, ch, seconds), sr, subtype=subtype, format="WAV")
         paths[name] = path
     return paths
+
+
+# A small "unseen" pool like the authors' (24 / 44.1 / 48 kHz stereo PCM16 recordings of classes the
+# synthetic clips never use), plus a 3 s one (padded to the clip) and a silent one (left out).
+UNSEEN_POOL = {
+    "b_horn.wav": (24000, 2, 5.0, "PCM_16", 61),
+    "a_engine.wav": (44100, 2, 6.0, "PCM_16", 67),
+    "c_bell.wav": (48000, 1, 3.0, "PCM_16", 71),
+    "d_quiet.wav": (16000, 1, 5.0, "PCM_16", None),
+}
+
+
+def make_pool(folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, (sr, ch, seconds, subtype, cls) in UNSEEN_POOL.items():
+        n = int(round(seconds * sr))
+        if cls is None:
+            x = np.zeros((n, ch), np.float32)
+        else:
+            tone = 0.4 * class_sound(cls, seconds, sr)
+            x = np.stack([tone * (1.0 - 0.4 * c) for c in range(ch)], axis=1)
+        sf.write(str(folder / name), x, sr, subtype=subtype, format="WAV")
+        out[name] = folder / name
+    (folder / "notes.txt").write_text("not audio: ignored by the pool listing\n")
+    return out

@@ -168,7 +168,27 @@ def pkl_bytes(array: np.ndarray, requires_grad: bool = True) -> bytes:
 
     tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).clone()
     tensor.requires_grad_(requires_grad)
-    return pickle.dumps(tensor, protocol=PKL_PROTOCOL)
+    buf = io.BytesIO()
+    _StablePickler(buf, protocol=PKL_PROTOCOL).dump(tensor)
+    return buf.getvalue()
+
+
+class _StablePickler(pickle.Pickler):
+    """Plain pickle, except that a storage's inner key is a constant instead of its memory address.
+
+    torch pickles a storage as a legacy `torch.save` blob keyed by `str(storage._cdata)`, an address,
+    so two runs would write different bytes for the same tensor. The key only pairs the blob's two
+    halves; any constant loads the same (same `pickle.load`, same tensor).
+    """
+
+    def reducer_override(self, obj):  # noqa: ANN001 - pickle's hook
+        import torch
+
+        if isinstance(obj, torch.storage.TypedStorage):
+            fn, (blob,) = obj.__reduce__()
+            tag = lambda key: b"X" + len(key).to_bytes(4, "little") + key  # protocol-2 BINUNICODE  # noqa: E731
+            return fn, (blob.replace(tag(str(obj._cdata).encode()), tag(b"0")),)
+        return NotImplemented
 
 
 def _load(path: str, seconds: float, pad_to_duration: bool = False) -> Conformed:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError
+from ..errors import AVSBRobustError, InputFileError
 from ..types import Condition, Subset
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -139,6 +139,9 @@ class FeatureSource:
         key = (clip.split, clip.video, cond)
         if self._cache is not None and key in self._cache:
             return self._cache[key]
+        if cond is Condition.UNSEEN and self.build_out is None:
+            raise AVSBRobustError("unseen features exist only in a build: pass --build OUT, made with "
+                                  "`avsb-robust build --unseen-pool DIR`")
         arr = self._from_build(clip, cond) if self.build_out is not None else self._on_the_fly(clip, cond)
         if self._cache is not None:
             self._cache[key] = arr
