@@ -48,7 +48,7 @@ def _conditions(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="AVSS metadata.csv giving MS3 objects (v1m rows) when ROOT has no AVSS/. Default: ROOT's.")
 @click.option("--unseen-pool", type=click.Path(path_type=Path), default=None,
               help="Folder of recordings from classes outside the dataset: adds the unseen condition (each clip plays "
-                   "one, drawn per clip from the sorted list).")
+                   "one, drawn per clip from the sorted list). Default: no unseen condition.")
 @click.option("--negative-features", type=click.Choice(["vggish", "authors"]), default="vggish", show_default=True,
               help="Front end of the negatives: vggish (as positives) or authors (the paper's librosa pipeline, leaky; "
                    "needs librosa).")
@@ -104,15 +104,23 @@ def audit_command(out: Path, folds: int, authors: bool, json_out: "Path | None")
     """Leak audit of a built OUT: cross-validated accuracy of telling each condition from positive by feature stats."""
     from ..build.audit import audit
 
+    from ..build.audit import MIN_CLIPS_TO_JUDGE, TEST_NAME
+    from ..build.manifest import read_manifest
+
+    pipeline = read_manifest(out).get("pipeline", "")
     rows = audit(out, folds=folds, simulate_authors=authors)
     if json_out is not None:
         write_output(json_out, json.dumps([r.to_dict() for r in rows], indent=1) + "\n")
         if str(json_out) == "-":
             return
+    if pipeline:
+        click.echo(f"build: {pipeline}")
     click.echo("logistic regression on per-clip mean/std of each log-mel band; chance = 0.50")
-    click.echo(f"{'condition vs positive':44s} {'clips':>5s} {'folds':>5s} {'accuracy':>14s}  verdict")
+    click.echo(f"test: {TEST_NAME}; verdicts need >= {MIN_CLIPS_TO_JUDGE} clips")
+    click.echo(f"{'condition vs positive':44s} {'clips':>5s} {'folds':>5s} {'accuracy':>14s} {'correct':>9s}  verdict")
     for r in rows:
-        click.echo(f"{r.condition:44s} {r.clips:5d} {r.folds:5d} {r.accuracy:8.3f} ±{r.accuracy_std:5.3f}  {r.verdict}")
+        click.echo(f"{r.condition:44s} {r.clips:5d} {r.folds:5d} {r.accuracy:8.3f} ±{r.accuracy_std:5.3f} "
+                   f"{r.correct:4d}/{r.decisions:<4d}  {r.verdict}")
 
 
 COMMANDS = [build_command, audit_command]
