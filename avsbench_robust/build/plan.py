@@ -107,7 +107,9 @@ def plan_offscreen(
                 pool = same[same != i]
                 cand_fb = pool if pool.size else lenders[lenders != i]
                 if cand_fb.size == 0:
-                    raise DatasetLayoutError(f"clip {videos[i]!r} ({split}) has no other clip that can lend offscreen audio")
+                    raise DatasetLayoutError(
+                        f"clip {videos[i]!r} ({split}) has no other clip that can lend offscreen audio (the others are "
+                        "digitally silent or shorter than the clip; see the warnings) — drop offscreen with --conditions")
                 j = cand_fb[int(rng_factory(split, videos[i]).integers(cand_fb.size))]
                 out[i] = Pairing(split, videos[i], videos[j], True, 0, reason)
             else:
