@@ -84,7 +84,7 @@ class ClipTask:
     fused_snr_db: float
     fused_negative: str
     pkl: bool
-    keep_bytes: tuple[str, ...] = ()  # source files whose bytes may be copied as they are (intact PCM16 WAVs)
+    keep_bytes: tuple[str, ...] = ()  # of this task's files, those whose bytes may be copied (intact PCM16 WAVs)
     unseen_path: str | None = None  # the pool recording this clip's unseen condition plays
     negative_features: str = "vggish"
     noise_rate: int = 44100  # the noise condition's rate: fused mixes in that same noise, resampled
@@ -479,7 +479,7 @@ def build(
         excluded: list[dict] = []
         eligible = None
         if needs_pairs:
-            eligible, excluded = _partner_eligibility(clips, probes, recipe)
+            eligible, excluded = partner_eligibility(clips, probes, recipe)
             for e in excluded:
                 warnings.append(f"{e['split']}/{e['video']} is never an offscreen partner: {e['reason']}")
         pairs: list[Pairing | None] = (
@@ -496,8 +496,7 @@ def build(
 
         usable_pool = [e for e in pool if e["used"]]
         video_path = {(s, v): p for s, v, p in zip(clips["split"], clips["video"], clips["audio_path"].astype(str))}
-        keep = tuple(p for p, pr in probes.items() if pr["ok"] and pr["format"] == "WAV"
-                     and pr["subtype"] == "PCM_16" and "header_seconds" not in pr)
+        keepable = {p for p, pr in [*probes.items(), *((e["path"], e) for e in pool)] if _keepable(pr)}
         base_records, tasks = [], []
         for i, row in enumerate(clips.itertuples(index=False)):
             spec = recipe.clip_spec(row.label)
@@ -527,7 +526,9 @@ def build(
                 seconds=float(spec.seconds), examples=spec.examples, pad=spec.pad, conditions=tuple(c.value for c in conds),
                 wav={c.value: (recipe.wav[c].sample_rate, recipe.wav[c].subtype) for c in conds}, outputs=outputs,
                 out=str(out_path), seed=int(seed), source_audio_path=src_path, fused_snr_db=recipe.fused_snr_db,
-                fused_negative=recipe.fused_negative.value, pkl=bool(pkl), keep_bytes=keep,
+                fused_negative=recipe.fused_negative.value, pkl=bool(pkl),
+                keep_bytes=tuple(p for p in (str(row.audio_path), src_path, unseen["path"] if unseen else None)
+                                 if p in keepable),
                 unseen_path=unseen["path"] if unseen else None, negative_features=negative_features,
                 noise_rate=int(recipe.wav[Condition.NOISE].sample_rate) if Condition.NOISE in recipe.wav else 44100))
 
@@ -607,7 +608,8 @@ def _check_pool(files: list[Path], probed: list[dict], warnings: list[str]) -> l
         if not pr["ok"]:
             raise InputFileError(f, pr["problem"])
         entry = {"name": f.name, "path": str(f), "used": pr["peak"] > SILENT_PEAK,
-                 **{k: pr[k] for k in ("sha256", "sample_rate", "channels", "seconds", "subtype", "format")}}
+                 **{k: pr[k] for k in ("sha256", "sample_rate", "channels", "seconds", "subtype", "format")
+                    + (("header_seconds",) if "header_seconds" in pr else ())}}
         if not entry["used"]:
             entry["excluded"] = "digitally silent (peak <= 1/32768, -90.3 dBFS)"
             warnings.append(f"unseen pool: {f.name} left out: {entry['excluded']}")
@@ -616,6 +618,12 @@ def _check_pool(files: list[Path], probed: list[dict], warnings: list[str]) -> l
     if not any(e["used"] for e in entries):
         raise AVSBRobustError(f"{files[0].parent}: every recording of the unseen pool is silent")
     return entries
+
+
+def _keepable(probe: dict) -> bool:
+    """An intact PCM16 WAV: its bytes can stand as our WAV when nothing in it has to change."""
+    return bool(probe.get("ok", True)) and probe["format"] == "WAV" and probe["subtype"] == "PCM_16" \
+        and "header_seconds" not in probe
 
 
 def _format_warnings(name: str, probe: dict) -> list[str]:
@@ -629,7 +637,7 @@ def _format_warnings(name: str, probe: dict) -> list[str]:
     return out
 
 
-def _partner_eligibility(clips, probes: dict, recipe: Recipe) -> tuple[np.ndarray, list[dict]]:
+def partner_eligibility(clips, probes: dict, recipe: Recipe) -> tuple[np.ndarray, list[dict]]:
     """Which clips may lend their audio as offscreen sound, and why the others may not.
 
     Excluded: digitally silent sources (peak of the used part <= one PCM16 step, -90.3 dBFS), and
