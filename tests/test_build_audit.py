@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from avsbench_robust.build.audit import MIN_CLIPS_TO_JUDGE, audit, binomial_p, cv_accuracy, verdict
-from avsbench_robust.types import Condition
 from avsbench_robust.build.layout import JOURNAL_DIR, MANIFEST_NAME
 from avsbench_robust.build.manifest import read_manifest, verify
 from avsbench_robust.build.run import build
 from avsbench_robust.cli import main
+from avsbench_robust.types import Condition
 
 REPO = Path(__file__).resolve().parents[1]
 

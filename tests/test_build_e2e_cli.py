@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from _frontend_inputs import make_pool  # noqa: E402
+
 from avsbench_robust.board.reference import reference_entry_files  # noqa: E402
 from avsbench_robust.cli import main  # noqa: E402
 

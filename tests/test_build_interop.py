@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from _frontend_inputs import VGGISH_INPUTS, make_inputs, make_pool
+from test_build_run import s4_audio_copy
+
 from avsbench_robust.audio import clip_features, fit_examples, read_audio, read_audio_as_avsbench, seeded_rng
 from avsbench_robust.build.manifest import read_manifest, verify
 from avsbench_robust.build.run import _load, build, probe_source
 from avsbench_robust.errors import AVSBRobustError
 from avsbench_robust.types import Condition
-from test_build_run import _s4_wavs, s4_audio_copy
 
 FRONTEND = Path(__file__).parent / "data" / "frontend"
 HAS_LIBROSA = importlib.util.find_spec("librosa") is not None

@@ -102,9 +102,7 @@ def _verify(out: Path) -> None:
 @json_option("the audit rows")
 def audit_command(out: Path, folds: int, authors: bool, json_out: "Path | None") -> None:
     """Leak audit of a built OUT: cross-validated accuracy of telling each condition from positive by feature stats."""
-    from ..build.audit import audit
-
-    from ..build.audit import MIN_CLIPS_TO_JUDGE, TEST_NAME
+    from ..build.audit import MIN_CLIPS_TO_JUDGE, TEST_NAME, audit
     from ..build.manifest import read_manifest
 
     pipeline = read_manifest(out).get("pipeline", "")

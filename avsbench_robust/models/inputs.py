@@ -90,10 +90,9 @@ class FeatureSource:
     def _pairing(self) -> dict[tuple[str, str], str]:
         if self._pairs is None:
             from ..build.plan import plan_offscreen
-            from ..build.taxonomy import load_taxonomy
-
             from ..build.recipe import load_recipe
             from ..build.run import partner_eligibility, probe_source
+            from ..build.taxonomy import load_taxonomy
 
             table = pd.DataFrame([{"split": c.split, "video": c.video, "category": c.category, "objects": c.objects,
                                    "audio_seconds": c.audio_seconds, "label": c.label, "audio_path": c.audio_path}
