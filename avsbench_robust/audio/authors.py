@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AVSBRobustError
+from ..errors import MissingDependencyError
 
 AUTHORS_SAMPLE_RATE = 22050  # librosa.load's default
 AUTHORS_N_FFT = 1024
@@ -30,7 +30,7 @@ def require_librosa():
     try:
         import librosa
     except ImportError:
-        raise AVSBRobustError(
+        raise MissingDependencyError(
             "--negative-features authors needs librosa (the authors' front end): pip install 'avsbench-robust[authors]'"
         ) from None
     return librosa

@@ -30,7 +30,7 @@ from ..audio import clip_features, read_audio, scan_audio, seeded_rng, write_wav
 from ..audio.authors import LEAKY_LABEL, authors_features, require_librosa
 from ..audio.vggish import EXAMPLE_FRAMES, EXAMPLE_SAMPLES, HOP_SAMPLES, SAMPLE_RATE
 from ..audio.wavio import PCM16_SCALE
-from ..errors import AVSBRobustError, InputFileError, ValidationError
+from ..errors import TORCH_HINT, AVSBRobustError, InputFileError, MissingDependencyError, ValidationError
 from ..io_utils import atomic_write_bytes, atomic_write_text, sha256_file
 from ..types import Condition, Split, Subset
 from . import manifest as mf
@@ -406,7 +406,7 @@ def build(
     if workers < 1:
         raise AVSBRobustError(f"--workers must be at least 1, got {workers}")
     if pkl and importlib.util.find_spec("torch") is None:
-        raise AVSBRobustError("--pkl writes torch tensors and needs PyTorch: pip install 'avsbench-robust[torch]'")
+        raise MissingDependencyError(f"--pkl writes torch tensors and needs PyTorch, which is not installed: {TORCH_HINT}")
     if negative_features not in NEGATIVE_FEATURES:
         raise AVSBRobustError(f"--negative-features must be one of {', '.join(NEGATIVE_FEATURES)}, got {negative_features!r}")
     if negative_features == "authors":
