@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import DatasetLayoutError, ValidationError
+from .errors import TORCH_HINT, DatasetLayoutError, MissingDependencyError, ValidationError
 from .predictions.decode import DEFAULT_MAX_PIXELS
 from .predictions.loader import (
     SHOWN_PROBLEMS,
@@ -25,6 +25,7 @@ from .predictions.loader import (
     make_tasks,
     plan_predictions,
 )
+from .provenance import PATH_BASE, portable_path
 from .results import Results
 from .types import Split, Subset
 
@@ -47,7 +48,7 @@ def _torch_device(backend: str, device: "str | None") -> Any:
     try:
         import torch
     except ImportError:
-        raise ValidationError("options", ["--backend torch needs PyTorch (pip install 'avsbench-robust[torch]')"]) from None
+        raise MissingDependencyError(f"--backend torch needs PyTorch, which is not installed: {TORCH_HINT}") from None
     try:
         dev = torch.device(device or "cpu")
     except RuntimeError:
@@ -163,10 +164,11 @@ def score(
 
     results = scorer.compute()
     results.provenance.update({
-        "pred_dir": str(Path(pred_dir).resolve()),
+        "pred_dir": portable_path(pred_dir),
         "pred_digest": folder_digest(digests),
         "pred_files": len(digests),
-        "gt_root": str(root_path),
+        "gt_root": portable_path(root_path),
+        "path_base": PATH_BASE,
         "layouts": {c.value: (str(cp.layout) if cp.layout else "absent") for c, cp in plan.conditions.items()},
         "eval_size": None if size is None else list(size),
         "resized": int(sum(resized.values())),

@@ -58,7 +58,7 @@ NEG_CHOICES = [c.value for c in Condition if c.is_negative]
                    "0 for TPAVI and the small config).")
 @click.option("--lambda-cgsl", type=click.FloatRange(min=0.0), default=None, help="lambda_1. Default: 1.0.")
 @click.option("--lambda-avm", type=click.FloatRange(min=0.0), default=None,
-              help="lambda_2. Default: the original's (TPAVI MS3: 0.5).")
+              help="TPAVI L_AVM weight. Default: the original's (TPAVI MS3 and AVSS 0.5, S4 0).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds initialisation and the negative-pair plan.")
 @device_option("cuda when available, else cpu")
 @progress_option()
@@ -106,7 +106,9 @@ def _epochs_done(run: Path) -> int:
 
 
 @click.command("predict")
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="Run folder of `train` (or its model.pt).")
+@click.option("--checkpoint", required=True, metavar="RUN|NAME",
+              help="Run folder of `train` (or its weights file), or the name of a reference model shipped with the "
+                   "toolkit (tpavi-pvt-small-s4-cgsl).")
 @click.option("--subset", type=SUBSET_CHOICE, default=None,
               help="Checked against the checkpoint. Default: the checkpoint's subset.")
 @root_option()
@@ -129,8 +131,9 @@ def predict_command(checkpoint, subset, root, build_out, conditions, split, gate
     """Write 8-bit probability PNGs (class PNGs for AVSS) per condition, ready for `avsb-robust score`."""
     require_torch("predict")
     from ..predict import predict
+    from ..resources import resolve_checkpoint
 
-    predict(checkpoint, out, subset=subset, root=root, build_out=build_out, conditions=conditions, split=split,
+    predict(resolve_checkpoint(checkpoint), out, subset=subset, root=root, build_out=build_out, conditions=conditions, split=split,
             gate_tau=gate_tau, batch_clips=batch_size, device=device, overwrite=overwrite,
             progress=resolve_progress(progress), log=lambda s: click.echo(s, err=True))
 

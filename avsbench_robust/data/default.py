@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import click
 
+from ..io_utils import make_temp_dir
 from . import synthetic
 
 DEFAULT_SEED = 0
@@ -31,7 +31,7 @@ def synthetic_root(seed: int = DEFAULT_SEED, videos: int = synthetic.DEFAULT_VID
     if (target / synthetic.MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    tmp = make_temp_dir(target.parent, f".{name}.")
     try:
         synthetic.generate(tmp, "all", videos, seed)
         try:
