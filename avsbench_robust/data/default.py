@@ -12,7 +12,6 @@ from ..io_utils import make_temp_dir
 from . import synthetic
 
 DEFAULT_SEED = 0
-CACHE_NAME = f"synthetic-v1-seed{DEFAULT_SEED}-videos{synthetic.DEFAULT_VIDEOS}"
 
 
 def home() -> Path:
