@@ -4,7 +4,7 @@
   -> per model x seed: train baseline / +negatives (authors' sampling) / +negatives +CGSL (authors') /
      +negatives +CGSL (ours: per-epoch redraw, with noise), all from the pretrained files, same budget
   -> choose the CGSL gate on val -> predict + score the dedicated test split once
-  -> table (mean +- sd over seeds, 95% bootstrap intervals over videos when results carry them)
+  -> table (mean +- sd over seeds, 95% bootstrap intervals over test videos for the first seed)
   -> with --entries: reference submissions (first seed, with predictions), leaderboard, ci.
 
 Every choice below is documented in docs/reproduction.md. Resumable: a finished step is skipped on rerun.
@@ -68,26 +68,68 @@ def headline(results: dict) -> dict[str, float]:
     return out
 
 
-def intervals(results: dict) -> dict[str, tuple[float, float]]:
-    """95% bootstrap intervals over videos, when the results document carries them (results/bootstrap)."""
-    block = results.get("intervals") or {}
+def per_video_tables(pred: Path, root: Path, subset: str, split: str = "test") -> dict[str, dict]:
+    """condition -> {column: [V, ...]} per-video sums of a binary prediction folder, videos sorted by name
+    (the public Scorer's state; the numbers `score` aggregates)."""
+    import numpy as np
+
+    from avsbench_robust.board.reference import read_prediction_arrays
+    from avsbench_robust.data.avsbench import load_index, read_mask
+    from avsbench_robust.predictions.loader import clip_specs
+    from avsbench_robust.scorer import Scorer
+    from avsbench_robust.types import NEGATIVE_CONDITIONS, Condition, Subset
+
+    sub = Subset.parse(subset)
+    clips = clip_specs(load_index(root, sub, split))
+    scorer = Scorer(sub, "canonical")
+    for cond in [Condition.POSITIVE, *[c for c in NEGATIVE_CONDITIONS if (pred / c.value).is_dir()]]:
+        arrays = read_prediction_arrays(pred, sub, clips, cond)
+        for c in clips:
+            gt = np.stack([read_mask(g, sub) for g in c.gt_paths])
+            probs = arrays[c.video][list(c.t)]
+            if probs.shape[-2:] != gt.shape[-2:]:
+                import cv2
+
+                probs = np.stack([cv2.resize(f, gt.shape[::-1][:2], interpolation=cv2.INTER_LINEAR) for f in probs])
+            scorer.update(cond, probs, gt, video=c.video, category=c.category)
+    state = scorer.state_dict()
     out = {}
-    for key, val in _flat(block).items():
-        if isinstance(val, (list, tuple)) and len(val) == 2 and all(isinstance(x, (int, float)) for x in val):
-            out[key] = (float(val[0]), float(val[1]))
+    for key in state:
+        if key.endswith(".videos"):
+            cond = key[: -len(".videos")]
+            order = np.argsort(state[key])
+            out[cond] = {k.split(".", 1)[1]: state[k][order] for k in state if k.startswith(f"{cond}.") and k != key}
     return out
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and not {"low", "high"} <= set(v):
-            out.update(_flat(v, f"{prefix}{k}."))
-        elif isinstance(v, dict):
-            out[f"{prefix}{k}"] = (v["low"], v["high"])
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+def bootstrap_intervals(tables: dict[str, dict], resamples: int = 1000, seed: int = 0,
+                        level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of the headline metrics, resampling videos with replacement (the same draw
+    for every condition, so the pooled negatives and G-metrics stay paired). Pure: tables -> intervals.
+
+    A stop-gap until the results package's bootstrap is in main (docs/reproduction.md).
+    """
+    import numpy as np
+
+    from avsbench_robust.metrics.aggregate import aggregate_binary, g_metric
+
+    negs = [c for c in ("silence", "noise", "offscreen") if c in tables]
+    n = len(next(iter(tables["positive"].values())))
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {k: [] for k in HEADLINE}
+    for _ in range(resamples):
+        idx = rng.integers(0, n, n)
+        t = {c: {k: v[idx] for k, v in tab.items()} for c, tab in tables.items()}
+        pos = aggregate_binary([t["positive"]])
+        neg = aggregate_binary([t[c] for c in negs])
+        draws["positive_miou"].append(pos.miou)
+        for c in negs:
+            draws[f"{c}_fpr"].append(aggregate_binary([t[c]]).fpr)
+        draws["g_miou"].append(g_metric(pos.miou, neg.miou))
+        draws["g_f"].append(g_metric(pos.f_score, neg.f_score))
+        draws["g_fpr"].append(neg.fpr)
+    lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
+    return {k: (float(np.percentile(v, lo)), float(np.percentile(v, hi))) for k, v in draws.items() if v}
 
 
 def cgsl_evidence(run: Path, root: Path, split: str = "test") -> dict:
@@ -214,17 +256,27 @@ def main(argv: list[str] | None = None) -> None:
                work / "logs" / f"{split}-{name}.log")
         return json.loads(res.read_text())
 
+    def with_intervals(s, name, res):
+        """The first seed's rows carry 95% bootstrap intervals over the test videos (cached as JSON)."""
+        path = work / "test" / f"{name}.intervals.json"
+        if not path.is_file():
+            tables = per_video_tables(work / "test" / name, trees[s], s)
+            path.write_text(json.dumps(bootstrap_intervals(tables)) + "\n")
+        return res | {"_intervals": json.loads(path.read_text())}
+
     def job(key):
         """Train one run, then its test rows: [(variant, results)] (+ the gated row for CGSL runs)."""
         s, m, seed, v = key
         train(key)
         run = run_dir(s, m, seed, v)
-        out = [(v, predict_score(s, run, "test", run.name))]
+        res = predict_score(s, run, "test", run.name)
+        out = [(v, with_intervals(s, run.name, res) if seed == seeds[0] else res)]
         if v.startswith("cgsl"):
             val = {g: headline(predict_score(s, run, "val", f"{run.name}-gate{g}", g))["g_miou"] for g in GATES}
             gate = max(GATES, key=lambda g: (val[g], -abs(g - 0.5)))  # best val G-mIoU; ties -> nearest 0.5
-            out.append((f"{v}+gate", predict_score(s, run, "test", f"{run.name}-gate{gate}", gate)
-                        | {"_gate": gate, "_val": val}))
+            name = f"{run.name}-gate{gate}"
+            res = predict_score(s, run, "test", name, gate) | {"_gate": gate, "_val": val}
+            out.append((f"{v}+gate", with_intervals(s, name, res) if seed == seeds[0] else res))
         return key, out
 
     keys = [(s, m, seed, v) for s in subsets for m in models for seed in seeds for v in variants]
@@ -234,21 +286,21 @@ def main(argv: list[str] | None = None) -> None:
             for v, res in out:
                 rows.setdefault((s, m, v), []).append(("test", seed, res))
 
-    # 4. table: mean +- sd over seeds (+ the first seed's bootstrap interval when available)
+    # 4. table: mean +- sd over seeds, [95% bootstrap interval over test videos] of the first seed
     summary = {"seconds": round(time.time() - t0), "args": vars(a) | {"work": str(work)}, "rows": []}
     lines = ["| subset | model | variant | seeds | " + " | ".join(HEADLINE) + " |",
              "|---" * (4 + len(HEADLINE)) + "|"]
     for (s, m, v), items in rows.items():
         vals = {k: [headline(r)[k] for _, _, r in items] for k in HEADLINE}
-        ci = intervals(items[0][2])
+        first = items[0][2]
+        ci = first.get("_intervals", {})
         cells = []
         for k in HEADLINE:
             mean = statistics.fmean(vals[k])
             sd = statistics.stdev(vals[k]) if len(vals[k]) > 1 else float("nan")
             cell = f"{mean:.3f}" + (f" ± {sd:.3f}" if len(vals[k]) > 1 else "")
-            key = next((c for c in ci if c.endswith(k) or c.endswith(k.replace("_", "."))), None)
-            if key:
-                cell += f" [{ci[key][0]:.3f}, {ci[key][1]:.3f}]"
+            if k in ci:
+                cell += f" [{ci[k][0]:.3f}, {ci[k][1]:.3f}]"
             cells.append(cell)
         lines.append(f"| {s} | {m} | {v} | {len(items)} | " + " | ".join(cells) + " |")
         summary["rows"].append({"subset": s, "model": m, "variant": v, "seeds": [sd for _, sd, _ in items],
