@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from avsbench_robust.data.default import synthetic_root
 
-    trees = {s: synthetic_root(TREE_SEED, VIDEOS[s]) for s in subsets}  # the trees `ci` re-scores entries on
+    trees = {s: synthetic_root(TREE_SEED, VIDEOS[s], binary_only=True) for s in subsets}  # what `ci` re-scores on
 
     # 1. pre-trained encoders (the analog of ImageNet / AudioSet weights)
     weights = work / "weights"

@@ -17,7 +17,7 @@ def test_names_and_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert default.synthetic_dataset_name(1, 40) == "synthetic-seed1-videos40"
     assert default.dataset_root("avsbench") is None and default.dataset_root("synthetic-seed1") is None
     calls = []
-    monkeypatch.setattr(default, "synthetic_root", lambda *a: calls.append(a) or tmp_path)
+    monkeypatch.setattr(default, "synthetic_root", lambda *a, **k: calls.append(a) or tmp_path)
     assert default.dataset_root("synthetic-seed3-videos2") == tmp_path and calls == [(3, 2)]
     assert default.dataset_root("synthetic") == tmp_path and calls[-1] == ()
 
