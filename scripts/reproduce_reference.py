@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pretrain-epochs", type=int, default=8)
     ap.add_argument("--pretrain-per-class", type=int, default=16)
     ap.add_argument("--jobs", type=int, default=2, help="trainings side by side (one thread each)")
+    ap.add_argument("--shortcut", action="store_true",
+                    help="also train +negatives +CGSL on the authors' negative features and test on both pipelines "
+                         "(needs librosa: pip install 'avsbench-robust[authors]')")
     ap.add_argument("--entries", action="store_true", help="write reference submissions (first seed), leaderboard, ci")
     a = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -286,6 +289,47 @@ def main(argv: list[str] | None = None) -> None:
             for v, res in out:
                 rows.setdefault((s, m, v), []).append(("test", seed, res))
 
+    # 3b. the feature shortcut (issue item 6): +negatives +CGSL trained on the authors' negative-feature
+    # pipeline (build --negative-features authors: leaky by design), both pipelines at test
+    shortcut = {}
+    if a.shortcut:
+        s, seed = subsets[0], seeds[0]
+        build = work / f"build-{s}-authors"
+        if not (build / "manifest.json").is_file():
+            sh([AVSB, "build", "--subset", s, "--root", str(trees[s]), "--split", "all", "--out", str(build),
+                "--negative-features", "authors", "--conditions", "positive,silence,noise,offscreen",
+                "--workers", str(a.jobs), "--no-progress"], work / "logs" / "build-authors.log")
+
+        def shortcut_job(m):
+            run = run_dir(s, m, seed, "cgsl-authorsfeat")
+            done = run / "checkpoint.json"
+            if not (done.is_file() and json.loads(done.read_text()).get("epochs_done") == a.epochs):
+                sh([AVSB, "train", "--model", m, "--backbone", a.backbone, "--config", "small", "--subset", s,
+                    "--root", str(trees[s]), "--build", str(build), "--weights-dir", str(weights),
+                    "--image-size", str(a.image_size), "--epochs", str(a.epochs), "--freeze-backbone-epochs",
+                    str(a.freeze_epochs), "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", str(a.lr),
+                    "--batch-size", str(a.batch_size), "--seed", str(seed), "--no-progress",
+                    *variant_args("cgsl", s), "--out", str(run)], work / "logs" / f"{run.name}.log")
+            out = {}
+            for train_pipe, r in (("vggish", run_dir(s, m, seed, "cgsl")), ("authors", run)):
+                for test_pipe in ("vggish", "authors"):
+                    name = f"{r.name}-on-{test_pipe}"
+                    res_path = work / "test" / f"{name}.json"
+                    if train_pipe == "vggish" and test_pipe == "vggish":
+                        res_path = work / "test" / f"{r.name}.json"
+                    elif not res_path.is_file():
+                        pred = work / "test" / name
+                        sh([AVSB, "predict", "--checkpoint", str(r), "--root", str(trees[s]), "--split", "test",
+                            "--out", str(pred), "--overwrite", "--no-progress",
+                            *(["--build", str(build)] if test_pipe == "authors" else [])], work / "logs" / f"test-{name}.log")
+                        sh([AVSB, "score", str(pred), "--subset", s, "--root", str(trees[s]), "--split", "test",
+                            "--json", str(res_path)], work / "logs" / f"test-{name}.log")
+                    out[f"train {train_pipe} / test {test_pipe}"] = headline(json.loads(res_path.read_text()))
+            return m, out
+
+        with ThreadPoolExecutor(a.jobs) as pool:
+            shortcut = dict(pool.map(shortcut_job, models))
+
     # 4. table: mean +- sd over seeds, [95% bootstrap interval over test videos] of the first seed
     summary = {"seconds": round(time.time() - t0), "args": vars(a) | {"work": str(work)}, "rows": []}
     lines = ["| subset | model | variant | seeds | " + " | ".join(HEADLINE) + " |",
@@ -320,6 +364,13 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(f"| {name} | {e['visual_separability']:.3f} | {e['audio_separability']:.3f} | "
                      f"{ms['positive']:.3f} / {ms['silence']:.3f} / {ms['noise']:.3f} / {ms['offscreen']:.3f} | "
                      f"{au['silence']:.3f} / {au['noise']:.3f} / {au['offscreen']:.3f} |")
+    if shortcut:
+        summary["shortcut"] = shortcut
+        lines += ["", f"| {subsets[0]} +negatives +CGSL, seed {seeds[0]} | train / test features | " + " | ".join(HEADLINE) + " |",
+                  "|---" * (2 + len(HEADLINE)) + "|"]
+        for m, cells in shortcut.items():
+            for where, h in cells.items():
+                lines.append(f"| {m} | {where} | " + " | ".join(f"{h[k]:.3f}" for k in HEADLINE) + " |")
     table = "\n".join(lines)
     (work / "table.md").write_text(table + "\n")
     (work / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
