@@ -355,7 +355,10 @@ def main(argv: list[str] | None = None) -> None:
         for m in models:
             for v in variants:
                 if v.startswith("cgsl"):
-                    evidence[f"{s}-{m}-{v}"] = cgsl_evidence(run_dir(s, m, seeds[0], v), trees[s])
+                    path = work / "test" / f"{run_dir(s, m, seeds[0], v).name}.evidence.json"
+                    if not path.is_file():
+                        path.write_text(json.dumps(cgsl_evidence(run_dir(s, m, seeds[0], v), trees[s])) + "\n")
+                    evidence[f"{s}-{m}-{v}"] = json.loads(path.read_text())
     summary["evidence"] = evidence
     lines += ["", "| run (first seed) | visual sep. | audio sep. | sigmoid(sim) P / S / N / O | AUC P vs S / N / O |",
               "|---|---|---|---|---|"]
