@@ -7,6 +7,7 @@ import click
 
 from ._version import __version__
 from .errors import AVSBRobustError
+from .safetext import MAX_LINE_CHARS, safe_text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -41,7 +42,7 @@ def main(argv: "list[str] | None" = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except AVSBRobustError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {safe_text(exc, MAX_LINE_CHARS)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
