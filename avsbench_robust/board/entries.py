@@ -31,6 +31,7 @@ from ..predictions.bounded import (
     read_member,
     read_npy_header,
 )
+from ..safetext import safe_text
 from ..schemas import load_schema
 from ..types import Condition
 
@@ -476,7 +477,7 @@ def load_entries(submissions: Path, limits: Limits = DEFAULT_LIMITS) -> LoadRepo
         if child.is_symlink() or not child.is_dir():
             problems[child.name] = ["not an entry folder (symlink or stray file)"]
             continue
-        entry, errs = check_entry(child, limits)
+        entry, errs = _checked(child, limits)
         if errs:
             problems[child.name] = errs
         elif entry is not None:
@@ -494,6 +495,16 @@ def load_entries(submissions: Path, limits: Limits = DEFAULT_LIMITS) -> LoadRepo
     return LoadReport(entries=good, problems=problems)
 
 
+def _checked(entry_dir: Path, limits: Limits) -> tuple[Entry | None, list[str]]:
+    """`check_entry`, with anything it raises on hostile content turned into a problem of that entry."""
+    try:
+        return check_entry(entry_dir, limits)
+    except RecursionError:
+        return None, ["content nested too deeply to check"]
+    except Exception as exc:  # every entry gets a FAIL line, never a traceback that hides the others
+        return None, [f"could not be checked ({type(exc).__name__}: {_short(str(exc))})"]
+
+
 def require_entries(submissions: Path, limits: Limits = DEFAULT_LIMITS) -> list[Entry]:
     """Like `load_entries` but any broken entry is an error (for commands that render the board)."""
     report = load_entries(submissions, limits)
@@ -504,7 +515,7 @@ def require_entries(submissions: Path, limits: Limits = DEFAULT_LIMITS) -> list[
 
 def format_problems(problems: dict[str, list[str]]) -> list[str]:
     """One line per broken entry: `<entry>: problem; problem`."""
-    return [f"{name}: {'; '.join(errs)}" for name, errs in sorted(problems.items())]
+    return [f"{safe_text(name)}: {'; '.join(safe_text(e, 600) for e in errs)}" for name, errs in sorted(problems.items())]
 
 
 def _short(text: str, n: int = 160) -> str:

@@ -12,7 +12,6 @@ import hashlib
 import importlib.util
 import io
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -29,6 +28,7 @@ from ..audio import clip_features, read_audio, write_wav_float32, write_wav_pcm1
 from ..errors import AVSBRobustError, InputFileError, ValidationError
 from ..io_utils import atomic_write_bytes, atomic_write_text, sha256_file
 from ..types import Condition, Split, Subset
+from ..workers import imap_ordered
 from . import manifest as mf
 from .clip import SECONDS_DECIMALS, condition_audio, conform
 from .layout import (
@@ -189,26 +189,13 @@ def _process_guarded(task: ClipTask) -> dict:
 
 @contextlib.contextmanager
 def _mapper(workers: int) -> Iterator[Callable]:
-    """`imap_unordered` over a spawn pool (one BLAS thread per worker), or in-process for one worker."""
+    """An ordered map over a spawn pool (one BLAS thread per worker; a dead worker is an error, not a
+    hang), or in-process for one worker."""
     if workers <= 1:
         yield lambda fn, items: map(fn, items)
         return
-    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    os.environ.update({k: "1" for k in saved})
-    try:
-        pool = multiprocessing.get_context("spawn").Pool(workers)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    try:
-        yield lambda fn, items: pool.imap_unordered(fn, items, chunksize=1)
-        pool.close()
-        pool.join()
-    finally:
-        pool.terminate()
+    env = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    yield lambda fn, items: imap_ordered(fn, items, workers, context="spawn", env=env, what="clip")
 
 
 # ---------------------------------------------------------------- resume state
@@ -346,7 +333,7 @@ def build(
     # Probe every source before planning, so a bad file never becomes someone's offscreen source.
     paths = clips["audio_path"].astype(str).tolist()
     with _mapper(workers) as imap:
-        probes = dict(zip(paths, _ordered(imap, probe_source, paths)))
+        probes = dict(zip(paths, imap(probe_source, paths)))
     skipped = []
     for s, v, p in zip(clips["split"], clips["video"], paths):
         if not probes[p]["ok"]:
@@ -449,19 +436,6 @@ def build(
                        reused=len(records) - len(tasks), skipped=skipped,
                        fallbacks=manifest["summary"]["fallbacks"], warnings=warnings,
                        seconds=time.perf_counter() - start, timing=timing)
-
-
-def _ordered(imap: Callable, fn: Callable, items: list) -> list:
-    # imap_unordered loses order; probe results are keyed by path, so order them back.
-    return [r for _, r in sorted(imap(_Indexed(fn), list(enumerate(items))), key=lambda t: t[0])]
-
-
-@dataclass(frozen=True)
-class _Indexed:
-    fn: Callable
-
-    def __call__(self, item: tuple[int, object]) -> tuple[int, object]:
-        return item[0], self.fn(item[1])
 
 
 def _with_pairing(record: dict, pair: Pairing | None) -> dict:

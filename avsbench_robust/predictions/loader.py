@@ -8,10 +8,7 @@ same) and hands each clip's GT and per-condition predictions to the caller.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import os
-import sys
-from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -22,6 +19,7 @@ import pandas as pd
 
 from ..errors import AVSBRobustError, ValidationError
 from ..types import SCORED_CONDITIONS, Condition, Subset
+from ..workers import imap_ordered
 from .decode import DEFAULT_MAX_PIXELS, DecodeProblem, decode_array, decode_png
 from .layouts import ClipSpec, Layout, LayoutMatch, detect_layout, frame_paths, padded_t
 from .resize import resize_nearest, to_eval
@@ -420,28 +418,13 @@ def _init_worker() -> None:
 
 def iter_clips(tasks: Sequence[ClipTask], workers: int = 1, window: int = 0) -> Iterator[ClipData]:
     """Decode `tasks` in order. With workers > 1, a bounded window of clips is in flight at once,
-    so memory stays flat however slowly the consumer runs."""
+    so memory stays flat however slowly the consumer runs; a worker that dies is a `WorkerDied` error."""
     if workers <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield load_clip(task)
         return
-    window = window or workers * 4
-    # fork where it is safe (Linux): no re-import of the caller's script, so `score()` works from
-    # any script or notebook without a __main__ guard; the workers never touch torch or CUDA.
-    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ctx.Pool(processes=workers, initializer=_init_worker) as pool:
-        pending: deque = deque()
-        it = iter(tasks)
-        for task in it:
-            pending.append(pool.apply_async(load_clip, (task,)))
-            if len(pending) >= window:
-                break
-        while pending:
-            result = pending.popleft().get()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.apply_async(load_clip, (nxt,)))
-            yield result
+    # the workers never touch torch or CUDA, so fork (the default on Linux) is safe
+    yield from imap_ordered(load_clip, tasks, workers, window=window, initializer=_init_worker, what="clip")
 
 
 def default_workers() -> int:
