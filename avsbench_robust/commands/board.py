@@ -8,6 +8,7 @@ import click
 
 from ..errors import ValidationError
 from ..io_utils import atomic_write_bytes
+from ..safetext import safe_text
 
 DIR = click.Path(path_type=Path, file_okay=False)
 submissions_option = click.option("--submissions", type=DIR, default=Path("submissions"), show_default=True,
@@ -32,7 +33,7 @@ def leaderboard_command(submissions: Path, out: Path) -> None:
     files = render_all(_rows(submissions))  # everything rendered before anything is written
     for name, data in files.items():
         atomic_write_bytes(out / name, data)
-    click.echo(f"wrote {', '.join(str(out / n) for n in files)}")
+    click.echo(f"wrote {', '.join(safe_text(out / n) for n in files)}")
 
 
 def _table_command(table: str) -> click.Command:

@@ -8,6 +8,7 @@ import click
 from ..data import synthetic
 from ..data.avsbench import index_summary, load_index
 from ..data.default import resolve_root
+from ..safetext import safe_text
 from ..types import Split, Subset
 
 SUBSET_CHOICE = click.Choice([s.value for s in Subset], case_sensitive=False)
@@ -30,7 +31,7 @@ def synth_command(out: Path, subset: str, videos: int, seed: int) -> None:
     for sub, splits in summary["counts"].items():
         for split, c in splits.items():
             click.echo(f"{sub:5s} {split:5s} clips={c['clips']:4d} frames={c['frames']:5d} masks={c['masks']:5d}")
-    click.echo(f"wrote {out}")
+    click.echo(f"wrote {safe_text(out)}")
 
 
 @click.command("index")
@@ -50,7 +51,7 @@ def index_command(subset: str, root: "Path | None", split: str, avss_metadata: "
     if csv_out is not None:
         with atomic_path(csv_out) as tmp:
             index.assign(objects=index["objects"].map("_".join)).to_csv(tmp, index=False)
-        click.echo(f"wrote {csv_out}")
+        click.echo(f"wrote {safe_text(csv_out)}")
 
 
 COMMANDS = [synth_command, index_command]

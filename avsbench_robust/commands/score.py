@@ -6,6 +6,8 @@ from pathlib import Path
 import click
 
 from ..predictions.loader import MissingPolicy
+from ..safetext import safe_text
+from ..scoring import MAX_EVAL_SIDE
 from ..types import Split, Subset
 
 SUBSET_CHOICE = click.Choice([s.value for s in Subset], case_sensitive=False)
@@ -39,8 +41,9 @@ def _protocol(protocol: "str | None", batch_size: "int | None") -> str:
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Videos per batch (official protocol).")
 @click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True)
 @click.option("--device", default=None, help="Torch device (cpu, cuda, cuda:1); --backend torch only.")
-@click.option("--eval-size", type=click.IntRange(min=1), nargs=2, default=None, metavar="H W",
-              help="Evaluate at H x W (GT resized by nearest neighbour) instead of each GT's own size.")
+@click.option("--eval-size", type=click.IntRange(min=1, max=MAX_EVAL_SIDE), nargs=2, default=None, metavar="H W",
+              help=f"Evaluate at H x W (GT resized by nearest neighbour) instead of each GT's own size; "
+                   f"each side at most {MAX_EVAL_SIDE}.")
 @click.option("--missing", type=click.Choice([m.value for m in MissingPolicy]), default="error", show_default=True,
               help="'empty' scores absent predictions as empty masks (counted in the JSON).")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results JSON here.")
@@ -53,13 +56,17 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
                   missing: str, json_out: "Path | None", csv_out: "Path | None", fmt: str, workers: "int | None",
                   logits: bool) -> None:
     """Score the prediction folder PRED (PRED/<condition>/..., any layout of docs/scoring.md)."""
-    from ..errors import ValidationError
+    from ..errors import InputFileError, ValidationError
     from ..report import render
     from ..scoring import score
 
-    folders = [f"{p}: is a folder (give a file name)" for p in (json_out, csv_out) if p is not None and p.is_dir()]
-    if folders:  # checked before scoring, so nothing is computed for a result that cannot be written
-        raise ValidationError("options", folders)
+    from ..io_utils import atomic_write_many, distinct_targets
+
+    outputs = [p for p in (json_out, csv_out) if p is not None]
+    try:  # checked before scoring, so nothing is computed for a result that cannot be written
+        distinct_targets(outputs)
+    except InputFileError as exc:
+        raise ValidationError("options", [str(exc)]) from None
     results = score(pred, subset, root, split=split, protocol=_protocol(protocol, batch_size), batch_size=batch_size,
                     backend=backend, device=device, eval_size=eval_size or None, missing=missing, workers=workers,
                     logits=logits, progress=True)
@@ -78,16 +85,11 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
     elif pad and pad["ignored"]:
         click.echo(f"AVSS v1 zero-padded prediction frames ignored (canonical): {pad['ignored']}", err=True)
     click.echo(render(results, fmt))
-    _write(json_out, json_text)
-    _write(csv_out, csv_text)
-
-
-def _write(path: "Path | None", text: "str | None") -> None:
-    from ..io_utils import atomic_write_text
-
-    if path is not None and text is not None:
-        atomic_write_text(path, text)
-        click.echo(f"wrote {path}", err=True)
+    # both outputs or neither: a failed write leaves what was there before
+    files = {p: t.encode("utf-8") for p, t in ((json_out, json_text), (csv_out, csv_text)) if p is not None}
+    atomic_write_many(files)
+    for path in files:
+        click.echo(f"wrote {safe_text(path)}", err=True)
 
 
 @click.command("baselines")
@@ -113,7 +115,7 @@ def baselines_command(out: Path, subset: str, root: "Path | None", split: str, w
     index = load_index(root_path, subset, split)
     folders = write_baselines(index, Subset.parse(subset), out, [Baseline(w) for w in which] or list(Baseline))
     for folder in folders.values():
-        click.echo(f"wrote {folder}", err=True)
+        click.echo(f"wrote {safe_text(folder)}", err=True)
     if do_score:
         results = [score(folder, subset, root_path, split=split, workers=workers) for folder in folders.values()]
         click.echo(render(results, fmt, names=[b.value for b in folders]))
