@@ -19,7 +19,7 @@ def check_target(path: "str | Path") -> Path:
     path = Path(path)
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a parent that is a file is named below
         st = None
     except OSError as exc:
         raise InputFileError(path, f"cannot write there ({exc.strerror or exc})") from None
@@ -92,6 +92,16 @@ def distinct_targets(paths: "Iterable[str | Path]") -> list[Path]:
     return out
 
 
+def check_writable(paths: "Iterable[str | Path]") -> list[Path]:
+    """`distinct_targets`, plus a temp file created and removed beside each output whose folder exists,
+    so an unwritable folder or an over-long name is found before any work is done."""
+    out = distinct_targets(paths)
+    for p in out:
+        if p.parent.is_dir():
+            _temp_sibling(p).unlink()
+    return out
+
+
 def atomic_write_many(files: "Mapping[str | Path, bytes]") -> None:
     """Write several files all-or-nothing: every temp file is written first, then all are renamed; if a
     rename fails, the ones already renamed are put back as they were (or removed when they were new)."""
@@ -149,5 +159,9 @@ def read_json(path: "str | Path", missing: str = "file not found") -> object:
         raise InputFileError(path, missing)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise InputFileError(path, "not valid JSON (nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or a number Python refuses to convert
         raise InputFileError(path, f"not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read ({exc.strerror or exc})") from None

@@ -60,11 +60,11 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
     from ..report import render
     from ..scoring import score
 
-    from ..io_utils import atomic_write_many, distinct_targets
+    from ..io_utils import atomic_write_many, check_writable
 
     outputs = [p for p in (json_out, csv_out) if p is not None]
     try:  # checked before scoring, so nothing is computed for a result that cannot be written
-        distinct_targets(outputs)
+        check_writable(outputs)
     except InputFileError as exc:
         raise ValidationError("options", [str(exc)]) from None
     results = score(pred, subset, root, split=split, protocol=_protocol(protocol, batch_size), batch_size=batch_size,
