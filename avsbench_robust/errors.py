@@ -17,7 +17,9 @@ class DatasetLayoutError(AVSBRobustError):
 
 
 class InputFileError(AVSBRobustError):
-    """A specific file is missing, unreadable or has the wrong content."""
+    """A specific file is missing, unreadable or has the wrong content: invalid input, exit 2."""
+
+    exit_code = 2
 
     def __init__(self, path: "str | Path", problem: str) -> None:
         self.path = Path(path)

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -300,11 +301,15 @@ def build(
     splits = parse_splits(split)
     if workers < 1:
         raise AVSBRobustError(f"--workers must be at least 1, got {workers}")
+    if fused_snr_db is not None and not math.isfinite(fused_snr_db):
+        raise ValidationError("--fused-snr-db", [f"must be a finite number of dB, got {fused_snr_db}"])
     if pkl and importlib.util.find_spec("torch") is None:
         raise AVSBRobustError("--pkl writes torch tensors and needs PyTorch: pip install 'avsbench-robust[torch]'")
     root_path = resolve_root(root)
     out_path = Path(out).expanduser().resolve() if out is not None else default_out(subset)
     check_out_outside_root(out_path, root_path)
+    if out_path.exists() and not out_path.is_dir():
+        raise InputFileError(out_path, "exists and is not a folder; --out names the folder to build into")
     taxonomy = taxonomy or load_taxonomy()
     recipe = recipe or load_recipe(subset, conditions=list(conditions) if conditions else None,
                                    fused_snr_db=fused_snr_db, fused_negative=fused_negative)
