@@ -60,6 +60,7 @@ def imap_ordered(fn: Callable[[T], R], items: Iterable[T], workers: int, *, wind
     with _environ(env):
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(context or default_context()),
                                    initializer=initializer)
+        finished = False
         try:
             pending: deque = deque()
             it = iter(items)
@@ -81,5 +82,24 @@ def imap_ordered(fn: Callable[[T], R], items: Iterable[T], workers: int, *, wind
                     pending.append(pool.submit(fn, nxt))
                     break
                 yield result
+            finished = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                _abandon(pool)
+
+
+def _abandon(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool we are leaving on an error or an early exit, without waiting on its bookkeeping: a
+    graceful shutdown can wait for ever on a task that never reached a worker (e.g. one that did not pickle)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=5)
