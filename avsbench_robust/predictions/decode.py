@@ -163,6 +163,8 @@ def _header_check(name: str, frames: int, semantic: bool, max_pixels: int, max_b
         shape = header.shape
         if len(shape) not in (3, 4):
             raise DecodeProblem(f"{where}shape {list(shape)}; expected [T,H,W]")
+        if 0 in shape:
+            raise DecodeProblem(f"{where}empty array of shape {list(shape)}")
         try:
             _guard_pixels(shape[-2], shape[-1], max_pixels)
         except DecodeProblem as exc:
