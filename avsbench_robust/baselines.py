@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -23,6 +22,7 @@ from PIL import Image
 from .data.avsbench import read_mask
 from .data.classes import AVSS_PALETTE
 from .errors import InputFileError
+from .io_utils import make_temp_dir
 from .predictions.layouts import Layout, frame_paths
 from .predictions.loader import clip_specs
 from .types import SCORED_CONDITIONS, Condition, Subset
@@ -75,7 +75,7 @@ def write_baselines(
     created = [p for p in (out, *out.parents) if not p.exists()]  # what to take away again on failure
     out.mkdir(parents=True, exist_ok=True)
     clips = clip_specs(index)
-    tmp = {b: Path(tempfile.mkdtemp(prefix=f".{b.value}.", dir=out)) for b in wanted}
+    tmp = {b: make_temp_dir(out, f".{b.value}.") for b in wanted}
     done = False
     try:
         for clip in clips:

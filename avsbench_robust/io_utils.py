@@ -50,7 +50,10 @@ def _temp_sibling(path: Path) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:24]}.", suffix=".tmp" + path.suffix[:16], dir=path.parent)
     except OSError as exc:
         raise InputFileError(path, f"cannot write there ({exc.strerror or exc})") from None
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; an output gets what the umask allows
+    finally:
+        os.close(fd)
     return Path(tmp)
 
 
@@ -69,6 +72,27 @@ def atomic_path(path: "str | Path") -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (os.umask is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(parent: "str | Path", prefix: str) -> Path:
+    """A fresh temporary folder in `parent` (renamed into place later) with the umask's permissions, not 0700."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(tmp, 0o777 & ~current_umask())
+    return tmp
 
 
 def atomic_write_bytes(path: "str | Path", data: bytes) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import DatasetLayoutError, ValidationError
+from .errors import TORCH_HINT, DatasetLayoutError, MissingDependencyError, ValidationError
 from .predictions.decode import DEFAULT_MAX_PIXELS
 from .predictions.loader import (
     SHOWN_PROBLEMS,
@@ -27,6 +27,7 @@ from .predictions.loader import (
     make_tasks,
     plan_predictions,
 )
+from .provenance import PATH_BASE, portable_path
 from .results import Results
 from .safetext import safe_text
 from .types import Split, Subset
@@ -53,7 +54,7 @@ def _torch_device(backend: str, device: "str | None") -> Any:
     try:
         import torch
     except ImportError:
-        raise ValidationError("options", ["--backend torch needs PyTorch (pip install 'avsbench-robust[torch]')"]) from None
+        raise MissingDependencyError(f"--backend torch needs PyTorch, which is not installed: {TORCH_HINT}") from None
     try:
         dev = torch.device(device or "cpu")
     except RuntimeError:
@@ -176,10 +177,11 @@ def score(
 
     results = scorer.compute()
     results.provenance.update({
-        "pred_dir": str(Path(pred_dir).resolve()),
+        "pred_dir": portable_path(pred_dir),
         "pred_digest": folder_digest(digests),
         "pred_files": len(digests),
-        "gt_root": str(root_path),
+        "gt_root": portable_path(root_path),
+        "path_base": PATH_BASE,
         "layouts": {c.value: (str(cp.layout) if cp.layout else "absent") for c, cp in plan.conditions.items()},
         "eval_size": None if size is None else list(size),
         "resized": int(sum(resized.values())),

@@ -33,7 +33,7 @@ from ..predictions.bounded import (
 )
 from ..safetext import safe_text
 from ..schemas import load_schema
-from ..types import Condition
+from ..types import SCORED_CONDITIONS, Condition
 
 METADATA = "metadata.json"
 RESULTS = "results.json"
@@ -125,15 +125,11 @@ def scored_results_problems(doc: Any) -> list[str]:
             problems.append(f"{RESULTS}: missing '{key}'")
     conds = doc.get("conditions")
     if isinstance(conds, dict):
-        for c in (Condition.POSITIVE.value, *[n.value for n in _negatives()]):
+        for c in (n.value for n in SCORED_CONDITIONS):  # unseen is optional: scored only where built
             if not isinstance(conds.get(c), dict):
                 problems.append(f"{RESULTS}: conditions.{c} missing")
     problems += _numbers_problems(doc)
     return _dedupe(problems)
-
-
-def _negatives() -> tuple[Condition, ...]:
-    return tuple(c for c in Condition if c.is_negative)
 
 
 def _numbers_problems(doc: dict) -> list[str]:
@@ -403,6 +399,7 @@ def check_entry(entry_dir: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Entry
     if problems:
         return None, problems
     problems += _agreement_problems(meta, results)
+    problems += _machine_path_problems(meta, results)
     predictions = _prediction_paths(entry_dir, meta, files, limits, problems)
     allowed = {METADATA, RESULTS, *(p.relative_to(entry_dir).as_posix() for p in predictions.values())}
     for rel in sorted(set(files) - allowed):
@@ -411,6 +408,15 @@ def check_entry(entry_dir: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Entry
     if problems:
         return None, problems
     return Entry(name=name, path=entry_dir, metadata=meta, results=results, predictions=predictions), []
+
+
+def _machine_path_problems(meta: dict, results: dict) -> list[str]:
+    """Published provenance names no machine: absolute paths (users' home folders) are refused."""
+    from ..provenance import machine_paths
+
+    found = [f"{fname} {hit}" for fname, doc in ((METADATA, meta), (RESULTS, results)) for hit in machine_paths(doc)]
+    return [f"absolute machine path in {hit} (write paths relative to the run, or `avsb-robust` / placeholders)"
+            for hit in found[:3]]
 
 
 def _agreement_problems(meta: dict, results: dict) -> list[str]:

@@ -23,7 +23,8 @@ from ..data.default import resolve_root
 from ..errors import AVSBRobustError, InputFileError, ValidationError
 from ..io_utils import atomic_write_bytes
 from ..predictions.loader import ClipSpec, clip_specs
-from ..types import SCORED_CONDITIONS, Condition, Subset
+from ..provenance import portable_command
+from ..types import OPTIONAL_CONDITIONS, SCORED_CONDITIONS, Condition, Subset
 from .ci import TOLERANCE
 from .entries import scored_results_problems
 from .rescore import compare_results, prediction_files, score_predictions
@@ -66,7 +67,8 @@ def reference_entry_files(pred: Path, results: dict, root: Path, *, model: str, 
     split = results["split"]
     index = load_index(root, subset, split)
     clips = clip_specs(index)
-    arrays = {c: read_prediction_arrays(pred, subset, clips, c) for c in SCORED_CONDITIONS}
+    optional = [c for c in OPTIONAL_CONDITIONS if (pred / c.value).is_dir()]  # unseen, where it was predicted
+    arrays = {c: read_prediction_arrays(pred, subset, clips, c) for c in (*SCORED_CONDITIONS, *optional)}
     fresh = score_predictions(index, subset, split, results["protocol"], results.get("batch_size"),
                               {c: (lambda a=a: iter(sorted(a.items()))) for c, a in arrays.items()}).to_dict()
     diffs = compare_results(results, fresh, TOLERANCE)
@@ -80,7 +82,7 @@ def reference_entry_files(pred: Path, results: dict, root: Path, *, model: str, 
         "schema_version": 1, "model": model, "variant": variant, "backbone": backbone, "subset": subset.value,
         "split": split, "dataset": "synthetic", "protocol": results["protocol"], "source": "reference",
         "links": {"paper": None, "code": None}, "date": date, "toolkit_version": __version__,
-        "batch_size": results.get("batch_size"), "eval_size": None, "command": command, "notes": notes,
+        "batch_size": results.get("batch_size"), "eval_size": None, "command": portable_command(command), "notes": notes,
         "predictions": preds,
     }
     files["metadata.json"] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8")

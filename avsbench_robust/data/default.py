@@ -4,13 +4,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import click
 
 from ..errors import InputFileError
+from ..io_utils import make_temp_dir
 from . import synthetic
 
 DEFAULT_SEED = 0
@@ -65,7 +65,7 @@ def synthetic_root() -> Path:
             return target
         for stale in stale_temps(target.parent):
             shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{CACHE_NAME}.", dir=target.parent))
+        tmp = make_temp_dir(target.parent, f".{CACHE_NAME}.")
         try:
             synthetic.generate(tmp, "all", synthetic.DEFAULT_VIDEOS, DEFAULT_SEED)
             if target.exists():  # an incomplete tree (no marker) from an older toolkit: replace it
