@@ -108,7 +108,7 @@ def test_png_size_is_read_from_the_header_and_capped(w, h) -> None:
 # ------------------------------------------------------------------ parsers
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**40, 10**40) | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers(-10**40, 10**40) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
     max_leaves=20)
 
