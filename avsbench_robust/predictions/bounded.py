@@ -94,6 +94,18 @@ def read_array(fp: IO[bytes], check: "Callable[[NpyHeader], None]") -> np.ndarra
     return _from_bytes(header, data)
 
 
+def array_from_bytes(data: bytes, check: "Callable[[NpyHeader], None]") -> np.ndarray:
+    """A whole .npy file already in memory: like `read_array`, but a view of `data` (no second copy)."""
+    fp = io.BytesIO(data)
+    header = read_npy_header(fp)
+    check(header)
+    offset = fp.tell()
+    if len(data) - offset != header.nbytes:
+        return _from_bytes(header, data[offset:offset + header.nbytes + 1])  # names the mismatch
+    arr = np.frombuffer(data, dtype=header.dtype, count=int(np.prod(header.shape)), offset=offset)
+    return arr.reshape(header.shape[::-1]).transpose() if header.fortran else arr.reshape(header.shape)
+
+
 def open_npz(data: "bytes | str", max_members: int = 20_000) -> zipfile.ZipFile:
     """A .npz as a ZipFile (bytes or a path), refusing archives that are not one."""
     try:

@@ -19,10 +19,10 @@ from .bounded import (
     DEFAULT_MAX_ARRAY_BYTES,
     ArrayProblem,
     NpyHeader,
+    array_from_bytes,
     check_size,
     open_npz,
     png_size,
-    read_array,
     read_member,
 )
 
@@ -185,7 +185,7 @@ def _header_check(name: str, frames: int, semantic: bool, max_pixels: int, max_b
 
 def _read_npy(data: bytes, check) -> tuple[np.ndarray, str]:
     try:
-        return read_array(io.BytesIO(data), check), ""
+        return array_from_bytes(data, check), ""
     except ArrayProblem as exc:
         raise DecodeProblem(str(exc)) from None
 
