@@ -22,6 +22,7 @@ import io
 import multiprocessing as mp
 import os
 import pstats
+import resource
 import statistics
 import sys
 import time
@@ -83,20 +84,30 @@ def naive_jobs(root: Path, pred: Path) -> list[tuple[list[str], list[list[str]]]
     return jobs
 
 
-def naive(jobs: list, workers: int) -> float:
-    t0 = time.perf_counter()
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (the workers, once their pool is closed)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def naive(jobs: list, workers: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of the naive decode."""
+    t0, c0 = time.perf_counter(), _cpu()
     with mp.get_context("fork").Pool(workers, initializer=_init) as pool:
         frames = sum(pool.imap(_naive_clip, jobs, chunksize=4))
+        pool.close()
+        pool.join()
     assert frames == sum(len(g) for g, _ in jobs) * len(SCORED_CONDITIONS)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _cpu() - c0
 
 
-def end_to_end(root: Path, pred: Path, workers: int) -> float:
-    t0 = time.perf_counter()
+def end_to_end(root: Path, pred: Path, workers: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of `score` end to end."""
+    t0, c0 = time.perf_counter(), _cpu()
     res = score(pred, "s4", root, workers=workers)
     elapsed = time.perf_counter() - t0
     assert res.conditions and res.provenance["resized"] == 0
-    return elapsed
+    return elapsed, _cpu() - c0
 
 
 #: Functions whose cumulative time the profile reports, in the order a clip meets them.
@@ -143,21 +154,22 @@ def main() -> None:
     jobs = naive_jobs(root, pred)
     frames = sum(len(g) for g, _ in jobs) * len(SCORED_CONDITIONS)
     print(f"tree {args.tree}: {len(jobs)} clips, {frames} prediction PNGs ({time.perf_counter() - t0:.1f} s to build/check)")
-    t_naive, t_score = [], []
+    t_naive, t_score, c_naive, c_score = [], [], [], []
     for r in range(max(1, args.repeat)):
         first_naive = r % 2 == 0
         for side in ("naive", "score") if first_naive else ("score", "naive"):
-            if side == "naive":
-                t_naive.append(naive(jobs, args.workers))
-            else:
-                t_score.append(end_to_end(root, pred, args.workers))
-        print(f"  round {r + 1}: naive {t_naive[-1]:.2f} s, score {t_score[-1]:.2f} s, "
-              f"ratio {t_score[-1] / t_naive[-1]:.2f}x")
-    for name, ts in (("naive decode", t_naive), ("score", t_score)):
-        print(f"{name:12s} ({args.workers} workers): best {min(ts):.2f} s, median {statistics.median(ts):.2f} s "
-              f"({frames / min(ts):,.0f} prediction frames/s at best)")
-    print(f"ratio score / naive: best {min(t_score) / min(t_naive):.2f}x, median "
-          f"{statistics.median(t_score) / statistics.median(t_naive):.2f}x, per round "
+            wall, cpu = naive(jobs, args.workers) if side == "naive" else end_to_end(root, pred, args.workers)
+            (t_naive if side == "naive" else t_score).append(wall)
+            (c_naive if side == "naive" else c_score).append(cpu)
+        print(f"  round {r + 1}: naive {t_naive[-1]:.2f} s ({c_naive[-1]:.2f} s CPU), score {t_score[-1]:.2f} s "
+              f"({c_score[-1]:.2f} s CPU), ratio {t_score[-1] / t_naive[-1]:.2f}x wall, "
+              f"{c_score[-1] / c_naive[-1]:.2f}x CPU")
+    for name, ts, cs in (("naive decode", t_naive, c_naive), ("score", t_score, c_score)):
+        print(f"{name:12s} ({args.workers} workers): wall best {min(ts):.2f} s, median {statistics.median(ts):.2f} s "
+              f"({frames / min(ts):,.0f} prediction frames/s at best); CPU median {statistics.median(cs):.2f} s")
+    print(f"ratio score / naive: wall best {min(t_score) / min(t_naive):.2f}x, median "
+          f"{statistics.median(t_score) / statistics.median(t_naive):.2f}x; CPU median "
+          f"{statistics.median(c_score) / statistics.median(c_naive):.2f}x; per round (wall) "
           f"{', '.join(f'{s / n:.2f}' for s, n in zip(t_score, t_naive))} (target <= 1.0x)")
     if not args.no_profile:
         profile(root, pred)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -223,11 +224,23 @@ class ClipData:
     padded_ignored: dict[Condition, int] = field(default_factory=dict)  # padded predictions present, not scored
 
 
-def _read_bytes(path: Path) -> bytes:
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise DecodeProblem(f"{size} bytes is too large for a prediction file")
-    return path.read_bytes()
+def _read_bytes(path: "Path | str") -> bytes:
+    """One open, one fstat, one read: a file swapped for a FIFO or device after the scan is refused, not
+    waited on (O_NONBLOCK), and nothing over MAX_FILE_BYTES is read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise DecodeProblem("not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise DecodeProblem(f"{st.st_size} bytes is too large for a prediction file")
+        with open(fd, "rb", buffering=0, closefd=False) as f:
+            data = f.read(st.st_size + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise DecodeProblem(f"more than {MAX_FILE_BYTES} bytes is too large for a prediction file")
+    return data
 
 
 def _concat(frames: list[np.ndarray]) -> np.ndarray:
@@ -260,7 +273,10 @@ def _read_file(path: Path, task: ClipTask, out: ClipData) -> "bytes | None":
     except OSError as exc:
         out.problems.append(f"{path}: cannot read ({exc.strerror or exc})")
         return None
-    out.digests.append((path.relative_to(task.root).as_posix(), hashlib.sha256(data).hexdigest()))
+    full, root = str(path), str(task.root)
+    # paths are built as root/<condition>/<rel>: slicing is exact and far cheaper than Path.relative_to
+    rel = full[len(root) + 1:] if full.startswith(root + os.sep) else path.relative_to(task.root).as_posix()
+    out.digests.append((rel.replace(os.sep, "/"), hashlib.sha256(data).hexdigest()))
     return data
 
 
