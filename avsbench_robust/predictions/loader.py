@@ -439,8 +439,23 @@ def iter_clips(tasks: Sequence[ClipTask], workers: int = 1, window: int = 0) -> 
         for task in tasks:
             yield load_clip(task)
         return
+    # A few clips per task: one round trip (and one wake-up of the pool's manager thread) per chunk,
+    # not per clip; the window counts chunks, so about as many clips are in flight as before.
+    k = max(1, min(CLIPS_PER_TASK, len(tasks) // (workers * 4)))
+    chunks = [tasks[i:i + k] for i in range(0, len(tasks), k)]
+    window = max(workers + 1, (window or workers * 4) // k)
     # the workers never touch torch or CUDA, so fork (the default on Linux) is safe
-    yield from imap_ordered(load_clip, tasks, workers, window=window, initializer=_init_worker, what="clip")
+    for done in imap_ordered(_load_chunk, chunks, workers, window=window, initializer=_init_worker,
+                             what="chunk of clips"):
+        yield from done
+
+
+#: Clips a worker decodes per task when there are plenty (fewer round trips; results are the same).
+CLIPS_PER_TASK = 4
+
+
+def _load_chunk(tasks: "list[ClipTask]") -> list[ClipData]:
+    return [load_clip(t) for t in tasks]
 
 
 def default_workers() -> int:
