@@ -227,5 +227,6 @@ def _feed(scorer: Any, clip: ClipData, device: Any) -> None:
 
         gt = torch.from_numpy(gt).to(device)
     for cond, pred in clip.preds.items():
-        p = pred if device is None else torch.from_numpy(pred).to(device)
+        # decoded arrays may be read-only views of the file's bytes; torch wants writable memory
+        p = pred if device is None else torch.from_numpy(pred if pred.flags.writeable else pred.copy()).to(device)
         scorer.update(cond, p, gt, video=clip.video, category=clip.category or None, real_frames=clip.real_frames)
