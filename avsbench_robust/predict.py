@@ -181,6 +181,12 @@ def _predict_into(partial: Path, out: Path, checkpoint: str | Path, meta: dict, 
         "clips": len(chosen), "root": portable_path(root), "build_out": portable_path(build_out),
         "path_base": PATH_BASE,
     }
+    if build_out is not None:  # which front end made the negatives: "authors' pipeline (leaky)" must travel on
+        from .build.manifest import read_manifest
+
+        built = read_manifest(build_out)
+        info["build_pipeline"] = built.get("pipeline")
+        info["build_negative_features"] = built.get("negative_features")
     if dist.main:
         atomic_write_text(partial / PREDICT_JSON, json.dumps(info, indent=1, sort_keys=True) + "\n")
         if out.exists():
