@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,6 @@ from ..io_utils import make_temp_dir
 from . import synthetic
 
 DEFAULT_SEED = 0
-CACHE_NAME = f"synthetic-v1-seed{DEFAULT_SEED}-videos{synthetic.DEFAULT_VIDEOS}"
 
 
 def home() -> Path:
@@ -22,15 +22,18 @@ def home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "avsbench-robust"
 
 
-def synthetic_root() -> Path:
-    """Path of the embedded synthetic dataset, generating it on first use (atomically: temp dir + rename)."""
-    target = home() / CACHE_NAME
+def synthetic_root(seed: int = DEFAULT_SEED, videos: int = synthetic.DEFAULT_VIDEOS, binary_only: bool = False) -> Path:
+    """Path of the embedded synthetic dataset (or of the seed/videos one a dataset name asks for, see
+    `dataset_root`), generating it on first use (atomically: temp dir + rename). `binary_only` writes
+    S4 and MS3 only (their clips are the same bytes either way), for the trees reference entries use."""
+    name = f"synthetic-v1-seed{seed}-videos{videos}" + ("-s4-ms3" if binary_only else "")
+    target = home() / name
     if (target / synthetic.MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(target.parent, f".{CACHE_NAME}.")
+    tmp = make_temp_dir(target.parent, f".{name}.")
     try:
-        synthetic.generate(tmp, "all", synthetic.DEFAULT_VIDEOS, DEFAULT_SEED)
+        synthetic.generate(tmp, ["s4", "ms3"] if binary_only else "all", videos, seed)
         try:
             os.replace(tmp, target)
         except OSError:
@@ -49,3 +52,22 @@ def resolve_root(root: "str | Path | None", announce: bool = True) -> Path:
     if announce:
         click.echo(f"note: no --root given; using the embedded synthetic AVSBench dataset at {path}", err=True)
     return path
+
+
+SYNTHETIC_DATASET = re.compile(r"synthetic(?:-seed(\d{1,6})-videos(\d{1,3}))?")
+
+
+def synthetic_dataset_name(seed: int, videos: int) -> str:
+    """The entry `dataset` of a synthetic tree: "synthetic" (the embedded default) or synthetic-seedS-videosN."""
+    return "synthetic" if (seed, videos) == (DEFAULT_SEED, synthetic.DEFAULT_VIDEOS) else f"synthetic-seed{seed}-videos{videos}"
+
+
+def dataset_root(dataset: str) -> Path | None:
+    """The generated tree a synthetic entry was scored on (same seed -> same bytes); None for other datasets.
+    Named trees are written with S4 and MS3 only (reference entries are binary), which keeps `ci` quick."""
+    m = SYNTHETIC_DATASET.fullmatch(dataset)
+    if m is None:
+        return None
+    if m.group(1) is None:
+        return synthetic_root()
+    return synthetic_root(int(m.group(1)), int(m.group(2)), binary_only=True)  # entries are S4/MS3 only
