@@ -48,10 +48,11 @@ def _protocol(protocol: "str | None", batch_size: "int | None") -> str:
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
 @workers_option
 @click.option("--logits", is_flag=True, help="Float arrays hold logits (sigmoid applied); else an array named 'logits'.")
+@click.option("--intervals", is_flag=True, help="Print each value's 95% bootstrap interval (always stored in the JSON).")
 def score_command(pred: Path, subset: str, root: "Path | None", split: str, protocol: "str | None",
                   batch_size: "int | None", backend: str, device: "str | None", eval_size: "tuple[int, int] | None",
                   missing: str, json_out: "Path | None", csv_out: "Path | None", fmt: str, workers: "int | None",
-                  logits: bool) -> None:
+                  logits: bool, intervals: bool) -> None:
     """Score the prediction folder PRED (PRED/<condition>/..., any layout of docs/scoring.md)."""
     from ..errors import ValidationError
     from ..report import render
@@ -77,7 +78,7 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
                    err=True)
     elif pad and pad["ignored"]:
         click.echo(f"AVSS v1 zero-padded prediction frames ignored (canonical): {pad['ignored']}", err=True)
-    click.echo(render(results, fmt))
+    click.echo(render(results, fmt, intervals=intervals))
     _write(json_out, json_text)
     _write(csv_out, csv_text)
 
