@@ -9,7 +9,7 @@ from ._version import __version__
 from .errors import AVSBRobustError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "show_default": True})
 @click.version_option(__version__, prog_name="avsb-robust")
 def cli() -> None:
     """AVSBench-Robust: build negative-audio conditions, score AVS masks, keep a leaderboard."""
@@ -32,15 +32,23 @@ def _register() -> None:
 _register()
 
 
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
 def main(argv: "list[str] | None" = None) -> None:
-    """Entry point: user-fixable errors become one line on stderr and a non-zero exit."""
+    """Entry point: every error is one `error: ...` line on stderr; exit 1 runtime/IO, 2 invalid input or usage."""
     try:
         cli.main(args=argv, prog_name="avsb-robust", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        click.echo("error: interrupted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "avsb-robust"
+        click.echo(f"error: {_one_line(exc.format_message())} (see '{where} --help')", err=True)
+        sys.exit(2)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {_one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except AVSBRobustError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -1,4 +1,8 @@
-"""Errors the CLI turns into one clear line and a non-zero exit (never `sys.exit` in library code)."""
+"""Errors the CLI turns into one clear line and a non-zero exit (never `sys.exit` in library code).
+
+Exit codes (README "Errors and exit codes"): 0 ok; 1 a runtime or I/O error (a missing or unreadable
+file, a missing dependency); 2 invalid input or usage (bad options, problems found by validation).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +12,10 @@ class AVSBRobustError(Exception):
     """Base class: anything the user can fix by changing input or options."""
 
     exit_code = 1
+
+
+class MissingDependencyError(AVSBRobustError):
+    """An optional dependency (torch) is not installed; the message says how to install it."""
 
 
 class DatasetLayoutError(AVSBRobustError):

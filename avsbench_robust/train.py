@@ -175,6 +175,12 @@ def _autocast(device: torch.device):
 
 
 # ---------------------------------------------------------------- training
+def _broadcast_buffers(net: AVSNet) -> None:
+    """Rank 0's BatchNorm statistics on every rank, so validation scores the model rank 0 saves."""
+    for buf in net.buffers():
+        torch.distributed.broadcast(buf, src=0)
+
+
 def _unused_official_params(net: AVSNet) -> list[str]:
     """Parameters the originals carry but never run (B2_ResNet branch 2, TPAVI path4.resConfUnit1)."""
     names = []
@@ -277,8 +283,12 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
         n = max(len(batches), 1)
         entry = {"epoch": epoch + 1, "loss": {k: v / n for k, v in sums.items()},
                  "seconds": round(time.perf_counter() - t0, 3)}
-        if dist.main and val_clips and tcfg.val_every and ((epoch + 1) % tcfg.val_every == 0 or epoch + 1 == tcfg.epochs):
-            entry["validation"] = _summary(validate(net, val_clips, features, mcfg, dev))
+        if val_clips and tcfg.val_every and ((epoch + 1) % tcfg.val_every == 0 or epoch + 1 == tcfg.epochs):
+            # Every rank scores its share and Scorer.compute() all-reduces, so all ranks take this path
+            # together (rank 0 alone would wait in the all-reduce while the others wait in the barrier).
+            if dist.world > 1:
+                _broadcast_buffers(net)
+            entry["validation"] = _summary(validate(net, val_clips[dist.rank::dist.world], features, mcfg, dev))
         if dist.main:
             meta["history"].append(entry)
             meta["epochs_done"] = epoch + 1
@@ -286,13 +296,24 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
             _save_tensors(out / MODEL_FILE, {k: v.detach().cpu() for k, v in net.state_dict().items()})
             _save_tensors(out / OPTIM_FILE, opt.state_dict())
             atomic_write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
-            log(f"epoch {epoch + 1}/{tcfg.epochs}: loss {entry['loss'].get('total', float('nan')):.4f}"
-                + (f", val {entry['validation']}" if "validation" in entry else ""))
+            log(epoch_line(entry, tcfg.epochs))
         if on_epoch_end is not None:
             on_epoch_end(net, epoch + 1)
         if dist.world > 1:
             torch.distributed.barrier()
     return meta
+
+
+def epoch_line(entry: dict, epochs: int) -> str:
+    """One readable log line per epoch: losses, time, and the validation headline numbers."""
+    losses = entry["loss"]
+    parts = [f"loss {losses.get('total', float('nan')):.4f}"]
+    parts += [f"{k} {v:.4f}" for k, v in sorted(losses.items()) if k != "total"]
+    line = f"epoch {entry['epoch']}/{epochs}: " + ", ".join(parts) + f" ({entry['seconds']:.1f} s)"
+    val = entry.get("validation")
+    if val:
+        line += "; validation: " + ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in val.items())
+    return line
 
 
 def _comparable(cfg: dict | None, *ignore: str) -> dict:

@@ -8,17 +8,27 @@ import click
 
 from ..errors import ValidationError
 from ..io_utils import atomic_write_bytes
+from .options import HiddenArgument, submissions_help
 
 DIR = click.Path(path_type=Path, file_okay=False)
 submissions_option = click.option("--submissions", type=DIR, default=Path("submissions"), show_default=True,
-                                  help="Folder holding one sub-folder per entry.")
+                                  help=submissions_help)
 
 
 def _rows(submissions: Path) -> list:
     from ..board.entries import require_entries
     from ..board.rows import row_from_entry
 
+    _require_folder(submissions)
     return [row_from_entry(e) for e in require_entries(submissions)]
+
+
+def _require_folder(submissions: Path) -> None:
+    """Say which folder is needed and how to pass it (the default only exists inside a checkout)."""
+    if not submissions.is_dir():
+        raise ValidationError(str(submissions), [
+            "submissions folder not found: pass --submissions DIR, the folder holding one sub-folder per entry "
+            "(the project repository's submissions/)"])
 
 
 @click.command("leaderboard")
@@ -37,12 +47,15 @@ def leaderboard_command(submissions: Path, out: Path) -> None:
 
 def _table_command(table: str) -> click.Command:
     @click.command(f"table{table}")
-    @submissions_option
-    @click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True)
-    def command(submissions: Path, fmt: str) -> None:
+    @click.option("--submissions", type=DIR, default=None,
+                  help=submissions_help + " Default: the transcription shipped inside the package.")
+    @click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True,
+                  help="Output markup.")
+    def command(submissions: "Path | None", fmt: str) -> None:
         from ..board.tables import render_table
 
-        click.echo(render_table(_rows(submissions), table, fmt), nl=False)
+        rows = _paper_rows() if submissions is None else _rows(submissions)
+        click.echo(render_table(rows, table, fmt), nl=False)
 
     command.help = (f"Print the paper's Table {table} ({'S4, MS3' if table == '1' else 'AVSS'}) as printed, "
                     f"rebuilt from the `source: paper` entries" + (", with G-metrics recomputed beside it."
@@ -50,19 +63,38 @@ def _table_command(table: str) -> click.Command:
     return command
 
 
+def _paper_rows() -> list:
+    """Table 1/2 rows from the transcription inside the package (works anywhere, no checkout needed)."""
+    import json
+
+    from ..board.entries import Entry
+    from ..board.paper import paper_documents
+    from ..board.rows import row_from_entry
+
+    return [row_from_entry(Entry(name=name, path=Path(name), metadata=json.loads(files["metadata.json"]),
+                                 results=json.loads(files["results.json"])))
+            for name, files in sorted(paper_documents().items())]
+
+
 @click.command("ci")
-@click.argument("submissions", type=DIR, default=Path("submissions"), required=False)
+@click.argument("legacy_submissions", cls=HiddenArgument, type=DIR, default=None, required=False)
+@submissions_option
 @click.option("--leaderboard", "leaderboard_dir", type=DIR, default=Path("leaderboard"), show_default=True,
               help="Generated files to check for staleness.")
 @click.option("--root", type=click.Path(path_type=Path), default=None,
-              help="AVSBench root, to re-score entries whose predictions are on the real dataset.")
+              help="AVSBench root, to re-score entries whose predictions are on the real dataset. "
+                   "Default: none (such entries are skipped and listed).")
 @click.option("--no-rescore", is_flag=True, help="Skip re-scoring shipped predictions (schema and files only).")
-def ci_command(submissions: Path, leaderboard_dir: Path, root: Path | None, no_rescore: bool) -> None:
+def ci_command(legacy_submissions: "Path | None", submissions: Path, leaderboard_dir: Path, root: Path | None,
+               no_rescore: bool) -> None:
     """Validate every entry, re-score shipped predictions (tolerance 1e-6), check the leaderboard is current.
 
     Prints one line per broken entry and exits with status 2 if anything is wrong."""
     from ..board.ci import run_ci
     from ..board.entries import format_problems
+
+    submissions = legacy_submissions or submissions  # `ci DIR` (old spelling) still works
+    _require_folder(submissions)
 
     def root_for(dataset: str) -> Path | None:
         if dataset == "synthetic":

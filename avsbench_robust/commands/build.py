@@ -7,10 +7,17 @@ from pathlib import Path
 import click
 
 from ..errors import ValidationError
-from ..types import Condition, Split, Subset
-
-SUBSET_CHOICE = click.Choice([s.value for s in Subset], case_sensitive=False)
-SPLIT_CHOICE = click.Choice([s.value for s in Split] + ["all"], case_sensitive=False)
+from ..types import Condition
+from .options import (
+    SPLIT_OR_ALL_CHOICE,
+    SUBSET_CHOICE,
+    json_option,
+    progress_option,
+    resolve_progress,
+    root_option,
+    workers_option,
+    write_output,
+)
 
 
 def _conditions(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Condition] | None:
@@ -24,28 +31,26 @@ def _conditions(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 @click.command("build")
 @click.option("--subset", type=SUBSET_CHOICE, help="Which AVSBench subset to build (required unless --verify).")
-@click.option("--root", type=click.Path(path_type=Path), default=None,
-              help="AVSBench root (holding Single-source/, Multi-sources/, AVSS/). Default: the embedded synthetic dataset.")
+@root_option()
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output folder (never inside ROOT). Default: ./avsbench-robust-build/<subset>.")
-@click.option("--split", type=SPLIT_CHOICE, default="test", show_default=True)
+@click.option("--split", type=SPLIT_OR_ALL_CHOICE, default="test", show_default=True, help="Split to build, or all.")
 @click.option("--conditions", callback=_conditions, default=None,
               help="Comma list of positive,silence,noise,offscreen,fused. Default: the recipe's (all five).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seeds the noise and the offscreen draw per clip.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes; the output is byte-identical whatever the count.")
+@workers_option("Worker")
 @click.option("--pkl", is_flag=True, help="Also write features as pickled torch tensors (.pkl) for AVSBench loaders.")
 @click.option("--fused-snr-db", type=float, default=None, help="SNR of the fused control, dB. Default: recipe (0).")
 @click.option("--fused-negative", type=click.Choice(["noise", "offscreen"]), default=None,
               help="What the fused control mixes in. Default: recipe (noise).")
 @click.option("--avss-metadata", type=click.Path(path_type=Path), default=None,
-              help="AVSS metadata.csv giving MS3 objects (v1m rows) when ROOT has no AVSS/.")
+              help="AVSS metadata.csv giving MS3 objects (v1m rows) when ROOT has no AVSS/. Default: ROOT's.")
 @click.option("--skip-bad", is_flag=True, help="Leave out clips whose WAV is missing or corrupt (listed in the manifest).")
 @click.option("--verify", "verify_out", type=click.Path(path_type=Path), default=None,
-              help="Instead of building: re-hash every file of a built OUT; exit 2 on any missing/drifted file.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+              help="Instead of building: re-hash every file of a built OUT; exit 2 on any missing/drifted file. Default: build.")
+@progress_option("--quiet")
 def build_command(subset, root, out, split, conditions, seed, workers, pkl, fused_snr_db, fused_negative,
-                  avss_metadata, skip_bad, verify_out, quiet) -> None:
+                  avss_metadata, skip_bad, verify_out, progress) -> None:
     """Build AVSBench-Robust: every clip under positive, silence, noise, offscreen (and fused) audio.
 
     Writes one AVSBench-shaped tree per condition (WAV + VGGish log-mel .npy) and OUT/manifest.json.
@@ -57,10 +62,12 @@ def build_command(subset, root, out, split, conditions, seed, workers, pkl, fuse
     if subset is None:
         raise click.UsageError("--subset is required (or use --verify OUT)")
     from ..build.run import build
+    from ..predictions.loader import default_workers
 
-    result = build(subset, root=root, out=out, split=split, conditions=conditions, seed=seed, workers=workers, pkl=pkl,
+    result = build(subset, root=root, out=out, split=split, conditions=conditions, seed=seed,
+                   workers=default_workers() if workers is None else workers, pkl=pkl,
                    fused_snr_db=fused_snr_db, fused_negative=fused_negative, avss_metadata=avss_metadata,
-                   skip_bad=skip_bad, progress=None if not quiet else False, echo=lambda m: click.echo(m, err=True))
+                   skip_bad=skip_bad, progress=resolve_progress(progress), echo=lambda m: click.echo(m, err=True))
     click.echo(f"built {result.built} clip(s), reused {result.reused}, in {result.seconds:.1f} s: {result.out}")
     click.echo(f"offscreen fallbacks: {result.fallbacks}; skipped bad inputs: {len(result.skipped)}")
     click.echo(f"manifest: {result.manifest_path}")
@@ -79,17 +86,18 @@ def _verify(out: Path) -> None:
 
 @click.command("audit")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True)
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--authors", is_flag=True, help="Add a row simulating the authors' pipeline (z-scored negatives).")
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def audit_command(out: Path, folds: int, authors: bool, as_json: bool) -> None:
+@json_option("the audit rows")
+def audit_command(out: Path, folds: int, authors: bool, json_out: "Path | None") -> None:
     """Leak audit of a built OUT: cross-validated accuracy of telling each condition from positive by feature stats."""
     from ..build.audit import audit
 
     rows = audit(out, folds=folds, simulate_authors=authors)
-    if as_json:
-        click.echo(json.dumps([r.to_dict() for r in rows], indent=1))
-        return
+    if json_out is not None:
+        write_output(json_out, json.dumps([r.to_dict() for r in rows], indent=1) + "\n")
+        if str(json_out) == "-":
+            return
     click.echo("logistic regression on per-clip mean/std of each log-mel band; chance = 0.50")
     click.echo(f"{'condition vs positive':44s} {'clips':>5s} {'folds':>5s} {'accuracy':>14s}  verdict")
     for r in rows:

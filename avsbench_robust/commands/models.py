@@ -1,26 +1,28 @@
 """Reference-model commands: `train` and `predict` (thin: parse options, call train()/predict())."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from ..types import Condition, Split, Subset
+from ..types import Condition, Split
+from .options import (
+    SUBSET_CHOICE,
+    batch_size_option,
+    device_option,
+    progress_option,
+    require_torch,
+    resolve_progress,
+    root_option,
+)
 
-SUBSET_CHOICE = click.Choice([s.value for s in Subset], case_sensitive=False)
 NEG_CHOICES = [c.value for c in Condition if c.is_negative]
 
 
-def _require_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise click.ClickException("train/predict need PyTorch: pip install 'avsbench-robust[torch]'") from None
-
-
 @click.command("train")
-@click.option("--model", type=click.Choice(["tpavi", "avsegformer"]), required=True)
-@click.option("--backbone", type=click.Choice(["resnet50", "pvt_v2_b5"]), required=True)
+@click.option("--model", type=click.Choice(["tpavi", "avsegformer"]), required=True, help="Reference architecture.")
+@click.option("--backbone", type=click.Choice(["resnet50", "pvt_v2_b5"]), required=True, help="Visual backbone.")
 @click.option("--config", "size", type=click.Choice(["small", "full"]), default="full", show_default=True,
               help="full: the published architecture; small: narrow networks at 112 px for CPU runs.")
 @click.option("--cgsl/--no-cgsl", default=False, show_default=True, help="Add classifier-guided similarity learning.")
@@ -28,26 +30,30 @@ def _require_torch() -> None:
               help="Fraction of training pairs given a negative audio (empty GT).")
 @click.option("--neg-conditions", default="silence,offscreen", show_default=True,
               help=f"Comma list of negative conditions used in turn ({', '.join(NEG_CHOICES)}).")
-@click.option("--subset", type=SUBSET_CHOICE, required=True)
-@click.option("--root", type=click.Path(path_type=Path), default=None,
-              help="AVSBench root. Default: the embedded synthetic dataset.")
+@click.option("--subset", type=SUBSET_CHOICE, required=True, help="Which AVSBench subset to train on.")
+@root_option()
 @click.option("--build", "build_out", type=click.Path(path_type=Path), default=None,
-              help="Build output (avsb-robust build) with every condition's features; default: computed on the fly.")
+              help="Build output (avsb-robust build) with every condition's features. Default: computed on the fly.")
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder with resnet50-19c8e357.pth / pvt_v2_b5.pth / vggish-10086976.pth (full config).")
+              help="Folder with resnet50-19c8e357.pth / pvt_v2_b5.pth / vggish-10086976.pth (full config). "
+                   "Default: random initialisation.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (re-run to resume).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Default: the original script's.")
-@click.option("--batch-clips", type=click.IntRange(min=1), default=None, help="Clips per batch and process.")
-@click.option("--lr", type=click.FloatRange(min=0.0, min_open=True), default=None)
-@click.option("--lambda-cgsl", type=click.FloatRange(min=0.0), default=None, help="lambda_1 (default 1.0).")
-@click.option("--lambda-avm", type=click.FloatRange(min=0.0), default=None, help="lambda_2 (TPAVI MS3 default 0.5).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default=None, help="cpu / cuda (default: cuda when available).")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Total epochs of the run (a resume trains the rest). Default: the original script's for this "
+                   "model and subset (docs/models.md).")
+@batch_size_option("Clips per batch and process. Default: the original script's.", aliases=("--batch-clips",))
+@click.option("--lr", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Learning rate. Default: the original script's.")
+@click.option("--lambda-cgsl", type=click.FloatRange(min=0.0), default=None, help="lambda_1. Default: 1.0.")
+@click.option("--lambda-avm", type=click.FloatRange(min=0.0), default=None,
+              help="lambda_2. Default: the original's (TPAVI MS3: 0.5).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds initialisation and the negative-pair plan.")
+@device_option("cuda when available, else cpu")
+@progress_option()
 def train_command(model, backbone, size, cgsl, neg_ratio, neg_conditions, subset, root, build_out, weights_dir, out,
-                  epochs, batch_clips, lr, lambda_cgsl, lambda_avm, seed, device, no_progress) -> None:
+                  epochs, batch_size, lr, lambda_cgsl, lambda_avm, seed, device, progress) -> None:
     """Train TPAVI / AVSegFormer (optionally +CGSL) with negative audio pairs; works under torchrun."""
-    _require_torch()
+    require_torch("train")
     from ..errors import ValidationError
     from ..models.configs import model_config, train_config
     from ..train import train
@@ -59,39 +65,55 @@ def train_command(model, backbone, size, cgsl, neg_ratio, neg_conditions, subset
     if any(not Condition(c).is_negative for c in negs):
         raise ValidationError("--neg-conditions", [f"only negative conditions ({', '.join(NEG_CHOICES)}) are allowed"])
     mcfg = model_config(model, backbone, subset, size, cgsl)
-    tcfg = train_config(mcfg, epochs=epochs, batch_clips=batch_clips, lr=lr, lambda_cgsl=lambda_cgsl,
+    tcfg = train_config(mcfg, epochs=epochs, batch_clips=batch_size, lr=lr, lambda_cgsl=lambda_cgsl,
                         lambda_avm=lambda_avm, seed=seed, neg_ratio=neg_ratio, neg_conditions=negs)
+    before = _epochs_done(out)
     meta = train(mcfg, tcfg, root=root, build_out=build_out, weights_dir=weights_dir, out=out, device=device,
-                 progress=not no_progress, log=lambda s: click.echo(s, err=True))
-    click.echo(f"trained {meta['epochs_done']} epoch(s) -> {out}")
+                 progress=resolve_progress(progress), log=lambda s: click.echo(s, err=True))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports (and writes)
+        click.echo(f"trained {meta['epochs_done'] - before} epoch(s) this run, {meta['epochs_done']} of "
+                   f"{tcfg.epochs} done -> {out}")
+
+
+def _epochs_done(run: Path) -> int:
+    """Epochs an earlier run in this folder finished (0 for a new run), to report what this run added."""
+    from ..io_utils import read_json
+
+    path = run / "checkpoint.json"
+    if not path.is_file():
+        return 0
+    doc = read_json(path)
+    return int(doc.get("epochs_done", 0)) if isinstance(doc, dict) else 0
 
 
 @click.command("predict")
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="Run folder of `train` (or its model.pt).")
-@click.option("--subset", type=SUBSET_CHOICE, default=None, help="Checked against the checkpoint.")
-@click.option("--root", type=click.Path(path_type=Path), default=None,
-              help="AVSBench root. Default: the embedded synthetic dataset.")
+@click.option("--subset", type=SUBSET_CHOICE, default=None,
+              help="Checked against the checkpoint. Default: the checkpoint's subset.")
+@root_option()
 @click.option("--build", "build_out", type=click.Path(path_type=Path), default=None,
-              help="Build output with the conditions' features; default: computed on the fly.")
+              help="Build output with the conditions' features. Default: computed on the fly.")
 @click.option("--conditions", default="all", show_default=True,
               help="'all' (positive, silence, noise, offscreen) or a comma list (fused allowed).")
-@click.option("--split", type=click.Choice([s.value for s in Split]), default="test", show_default=True)
-@click.option("--gate", "gate_tau", type=float, default=None,
-              help="CGSL inference gate: empty the mask when sigmoid(similarity) < TAU (its own variant).")
+@click.option("--split", type=click.Choice([s.value for s in Split]), default="test", show_default=True,
+              help="Split to predict.")
+@click.option("--gate", "gate_tau", type=float, default=None, metavar="TAU",
+              help="CGSL inference gate: empty the mask when sigmoid(similarity) < TAU (its own variant). "
+                   "Default: no gate.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Prediction folder PRED.")
-@click.option("--batch-clips", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--device", default=None)
+@batch_size_option("Clips per batch and process.", default=4, aliases=("--batch-clips",))
+@device_option("cuda when available, else cpu")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier prediction folder.")
-@click.option("--no-progress", is_flag=True)
-def predict_command(checkpoint, subset, root, build_out, conditions, split, gate_tau, out, batch_clips, device,
-                    overwrite, no_progress) -> None:
+@progress_option()
+def predict_command(checkpoint, subset, root, build_out, conditions, split, gate_tau, out, batch_size, device,
+                    overwrite, progress) -> None:
     """Write 8-bit probability PNGs (class PNGs for AVSS) per condition, ready for `avsb-robust score`."""
-    _require_torch()
+    require_torch("predict")
     from ..predict import predict
 
     predict(checkpoint, out, subset=subset, root=root, build_out=build_out, conditions=conditions, split=split,
-            gate_tau=gate_tau, batch_clips=batch_clips, device=device, overwrite=overwrite,
-            progress=not no_progress, log=lambda s: click.echo(s, err=True))
+            gate_tau=gate_tau, batch_clips=batch_size, device=device, overwrite=overwrite,
+            progress=resolve_progress(progress), log=lambda s: click.echo(s, err=True))
 
 
 COMMANDS = [train_command, predict_command]

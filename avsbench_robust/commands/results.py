@@ -28,7 +28,8 @@ def _read(paths: "tuple[Path, ...]") -> list:
 
 @click.command("report")
 @click.argument("results", nargs=-1, required=True, type=RESULTS_FILE)
-@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
+              help="Table format.")
 @click.option("--names", default=None, help="Comma list of row names (default: the file names).")
 @click.option("--intervals", is_flag=True, help="Show each value's bootstrap interval [low, high].")
 @click.option("--level", type=click.Choice(["summary", "condition", "category", "video"]), default="summary",
@@ -49,8 +50,9 @@ def report_command(results: "tuple[Path, ...]", fmt: str, names: "str | None", i
 @click.argument("a", type=RESULTS_FILE)
 @click.argument("b", type=RESULTS_FILE)
 @click.option("--names", default=None, help="Two comma-separated names for A and B (default: the file names).")
-@click.option("--resamples", type=click.IntRange(min=100), default=DEFAULT_RESAMPLES, show_default=True)
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+@click.option("--resamples", type=click.IntRange(min=100), default=DEFAULT_RESAMPLES, show_default=True,
+              help="Bootstrap resamples.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Seed of the resampling.")
 @click.option("--level", "ci_level", type=click.FloatRange(0.5, 0.999), default=DEFAULT_LEVEL, show_default=True,
               help="Interval coverage.")
 def compare_command(a: Path, b: Path, names: "str | None", resamples: int, seed: int, ci_level: float) -> None:

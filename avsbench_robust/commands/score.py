@@ -7,15 +7,24 @@ import click
 
 from ..predictions.loader import MissingPolicy
 from ..types import Split, Subset
+from .options import (
+    SPLIT_CHOICE,
+    SUBSET_CHOICE,
+    batch_size_option,
+    device_option,
+    json_option,
+    progress_option,
+    resolve_progress,
+    root_option,
+    workers_option,
+    write_output,
+)
 
-SUBSET_CHOICE = click.Choice([s.value for s in Subset], case_sensitive=False)
-SPLIT_CHOICE = click.Choice([s.value for s in Split], case_sensitive=False)
 FORMAT_CHOICE = click.Choice(["table", "markdown", "latex"], case_sensitive=False)
-root_option = click.option("--root", type=click.Path(path_type=Path), default=None,
-                           help="AVSBench root. Default: the embedded synthetic dataset.")
-split_option = click.option("--split", type=SPLIT_CHOICE, default=Split.TEST.value, show_default=True)
-workers_option = click.option("--workers", type=click.IntRange(min=1), default=None,
-                              help="Decoding processes (default: usable cores, at most 8). Results do not depend on it.")
+split_option = click.option("--split", type=SPLIT_CHOICE, default=Split.TEST.value, show_default=True,
+                            help="Split the predictions are for.")
+format_option = click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True,
+                             help="How the table on stdout is laid out.")
 
 
 def _protocol(protocol: "str | None", batch_size: "int | None") -> str:
@@ -31,39 +40,44 @@ def _protocol(protocol: "str | None", batch_size: "int | None") -> str:
 
 @click.command("score")
 @click.argument("pred", type=click.Path(path_type=Path))
-@click.option("--subset", type=SUBSET_CHOICE, required=True)
-@root_option
+@click.option("--subset", type=SUBSET_CHOICE, required=True, help="Which AVSBench subset PRED is for.")
+@root_option()
 @split_option
 @click.option("--protocol", type=click.Choice(["canonical", "official"]), default=None,
-              help="canonical (default): per-frame means; official: the authors' batch-dependent loop.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Videos per batch (official protocol).")
-@click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True)
-@click.option("--device", default=None, help="Torch device (cpu, cuda, cuda:1); --backend torch only.")
+              help="canonical: per-frame means; official: the authors' batch-dependent loop. "
+                   "Default: official with --batch-size, else canonical.")
+@batch_size_option("Clips (videos) per batch of the official protocol. Default: none (canonical).")
+@click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
+              help="Where the metrics are computed (torch: on --device).")
+@device_option("cuda when available, else cpu; --backend torch only")
 @click.option("--eval-size", type=click.IntRange(min=1), nargs=2, default=None, metavar="H W",
-              help="Evaluate at H x W (GT resized by nearest neighbour) instead of each GT's own size.")
+              help="Evaluate at H x W (GT resized by nearest neighbour). Default: each GT's own size.")
 @click.option("--missing", type=click.Choice([m.value for m in MissingPolicy]), default="error", show_default=True,
               help="'empty' scores absent predictions as empty masks (counted in the JSON).")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write the results JSON here.")
-@click.option("--csv", "csv_out", type=click.Path(path_type=Path), default=None, help="Write the table as CSV here.")
-@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
-@workers_option
+@json_option("the results document")
+@click.option("--csv", "csv_out", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default=None,
+              metavar="PATH", help="Write the table as CSV to PATH ('-': stdout). Default: not written.")
+@format_option
+@workers_option("Decoding")
 @click.option("--logits", is_flag=True, help="Float arrays hold logits (sigmoid applied); else an array named 'logits'.")
 @click.option("--intervals", is_flag=True, help="Print each value's 95% bootstrap interval (always stored in the JSON).")
+@progress_option()
 def score_command(pred: Path, subset: str, root: "Path | None", split: str, protocol: "str | None",
                   batch_size: "int | None", backend: str, device: "str | None", eval_size: "tuple[int, int] | None",
                   missing: str, json_out: "Path | None", csv_out: "Path | None", fmt: str, workers: "int | None",
-                  logits: bool, intervals: bool) -> None:
+                  logits: bool, intervals: bool, progress: "bool | None") -> None:
     """Score the prediction folder PRED (PRED/<condition>/..., any layout of docs/scoring.md)."""
     from ..errors import ValidationError
     from ..report import render
     from ..scoring import score
 
-    folders = [f"{p}: is a folder (give a file name)" for p in (json_out, csv_out) if p is not None and p.is_dir()]
+    folders = [f"{p}: is a folder (give a file name)" for p in (json_out, csv_out)
+               if p is not None and str(p) != "-" and p.is_dir()]
     if folders:  # checked before scoring, so nothing is computed for a result that cannot be written
         raise ValidationError("options", folders)
     results = score(pred, subset, root, split=split, protocol=_protocol(protocol, batch_size), batch_size=batch_size,
                     backend=backend, device=device, eval_size=eval_size or None, missing=missing, workers=workers,
-                    logits=logits, progress=True)
+                    logits=logits, progress=resolve_progress(progress))
     # Render everything first, so a failure leaves no file behind; each write is atomic.
     json_text = results.to_json() if json_out else None
     csv_text = render(results, "csv") if csv_out else None
@@ -78,29 +92,22 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
                    err=True)
     elif pad and pad["ignored"]:
         click.echo(f"AVSS v1 zero-padded prediction frames ignored (canonical): {pad['ignored']}", err=True)
-    click.echo(render(results, fmt, intervals=intervals))
-    _write(json_out, json_text)
-    _write(csv_out, csv_text)
-
-
-def _write(path: "Path | None", text: "str | None") -> None:
-    from ..io_utils import atomic_write_text
-
-    if path is not None and text is not None:
-        atomic_write_text(path, text)
-        click.echo(f"wrote {path}", err=True)
+    if "-" not in (str(json_out), str(csv_out)):  # stdout carries the document instead of the table
+        click.echo(render(results, fmt, intervals=intervals))
+    write_output(json_out, json_text)
+    write_output(csv_out, csv_text)
 
 
 @click.command("baselines")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--subset", type=SUBSET_CHOICE, required=True)
-@root_option
+@click.option("--subset", type=SUBSET_CHOICE, required=True, help="Which AVSBench subset to write baselines for.")
+@root_option()
 @split_option
 @click.option("--which", "which", multiple=True, type=click.Choice(["visual-prior-oracle", "av-oracle", "empty"]),
               help="Baselines to write (repeatable; default: all three).")
 @click.option("--score/--no-score", "do_score", default=True, show_default=True, help="Score each folder after writing.")
-@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
-@workers_option
+@format_option
+@workers_option("Decoding")
 def baselines_command(out: Path, subset: str, root: "Path | None", split: str, which: tuple[str, ...], do_score: bool,
                       fmt: str, workers: "int | None") -> None:
     """Write sanity-baseline prediction folders OUT/<baseline>/<condition>/... and score them."""
