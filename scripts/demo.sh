@@ -24,6 +24,17 @@ echo "== 3/6 predict with the reference model $REF (plain and with the CGSL gate
 echo "== 4/6 score (canonical protocol; tables in percent, JSON in fractions)"
 "$A" score "$OUT/pred/reference" --subset s4 --json "$OUT/results/reference.json"
 "$A" score "$OUT/pred/reference-gate" --subset s4 --json "$OUT/results/reference-gate.json"
+echo "-- side by side, with 95% bootstrap intervals over videos (stored in the JSON)"
+"$A" report "$OUT/results/reference.json" "$OUT/results/reference-gate.json" --names reference,reference+gate \
+    --intervals --format markdown
+echo "-- does the gate change anything beyond noise? paired bootstrap over the same videos"
+"$A" compare "$OUT/results/reference.json" "$OUT/results/reference-gate.json" --names reference,gate
+echo "-- figures: per-condition bars, positive mIoU vs negative FPR, F curves, CGSL similarities (Fig. 4)"
+R=("$OUT/results/reference.json" "$OUT/results/reference-gate.json")
+"$A" plot "${R[@]}" --names reference,reference+gate --kind bars --out "$OUT/figs/bars.png"
+"$A" plot "${R[@]}" --names reference,reference+gate --kind scatter --out "$OUT/figs/scatter.svg"
+"$A" plot "${R[@]}" --names reference,reference+gate --kind curves --out "$OUT/figs/curves.pdf"
+"$A" plot --kind similarity --similarity "$OUT/pred/reference" --names "$REF" --out "$OUT/figs/similarity.png"
 
 echo "== 5/6 sanity baselines: visual-prior oracle, audio-visual oracle, empty"
 rm -rf "$OUT/baselines"

@@ -66,4 +66,28 @@ def compare_command(a: Path, b: Path, names: "str | None", resamples: int, seed:
     click.echo(render_comparison(cmp, (label_a, label_b)), nl=False)
 
 
-COMMANDS = [report_command, compare_command]
+@click.command("plot")
+@click.argument("results", nargs=-1, type=RESULTS_FILE)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, metavar="PATH",
+              help="Figure file: .png, .pdf or .svg.")
+@click.option("--kind", type=click.Choice(["bars", "scatter", "curves", "similarity"]), default="bars",
+              show_default=True, help="bars: per-condition mIoU/F/FPR; scatter: positive mIoU vs negative FPR; "
+                                      "curves: F over thresholds; similarity: CGSL positive vs negative pairs.")
+@click.option("--names", default=None, help="Comma list of names, one per results file (default: the file names); "
+                                           "for --kind similarity, the figure's title.")
+@click.option("--similarity", "similarity_path", type=click.Path(path_type=Path, exists=True), default=None,
+              help="PRED folder of a CGSL `predict` run (or its .avsb-similarity.csv). Default: none.")
+def plot_command(results: "tuple[Path, ...]", out: Path, kind: str, names: "str | None",
+                 similarity_path: "Path | None") -> None:
+    """Draw results as a figure (needs matplotlib: pip install 'avsbench-robust[plot]')."""
+    from ..plots import plot
+
+    if kind == "similarity":
+        title = [names] if names else ([similarity_path.name] if similarity_path else [])
+        path = plot(kind, out, similarities=similarity_path, names=title)
+    else:
+        path = plot(kind, out, _read(results), _names(names, results))
+    click.echo(f"wrote {path}", err=True)
+
+
+COMMANDS = [report_command, compare_command, plot_command]
