@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -22,6 +21,7 @@ from PIL import Image
 from .data.avsbench import read_mask
 from .data.classes import AVSS_PALETTE
 from .errors import InputFileError
+from .io_utils import make_temp_dir
 from .predictions.layouts import Layout, frame_paths
 from .predictions.loader import clip_specs
 from .types import SCORED_CONDITIONS, Condition, Subset
@@ -73,7 +73,7 @@ def write_baselines(
             raise InputFileError(out / b.value, "already exists; remove it or pick another output folder")
     out.mkdir(parents=True, exist_ok=True)
     clips = clip_specs(index)
-    tmp = {b: Path(tempfile.mkdtemp(prefix=f".{b.value}.", dir=out)) for b in wanted}
+    tmp = {b: make_temp_dir(out, f".{b.value}.") for b in wanted}
     try:
         for clip in clips:
             rels = frame_paths(Layout.GT_MIRROR, subset, clip)

@@ -23,7 +23,10 @@ def atomic_path(path: "str | Path") -> Iterator[Path]:
     except (FileExistsError, NotADirectoryError):
         raise InputFileError(path.parent, "is not a folder; cannot write into it") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; an output gets what the umask allows
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -31,6 +34,27 @@ def atomic_path(path: "str | Path") -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (os.umask is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(parent: "str | Path", prefix: str) -> Path:
+    """A fresh temporary folder in `parent` (renamed into place later) with the umask's permissions, not 0700."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(tmp, 0o777 & ~current_umask())
+    return tmp
 
 
 def atomic_write_bytes(path: "str | Path", data: bytes) -> None:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import click
 
+from ..io_utils import make_temp_dir
 from . import synthetic
 
 DEFAULT_SEED = 0
@@ -28,7 +28,7 @@ def synthetic_root() -> Path:
     if (target / synthetic.MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{CACHE_NAME}.", dir=target.parent))
+    tmp = make_temp_dir(target.parent, f".{CACHE_NAME}.")
     try:
         synthetic.generate(tmp, "all", synthetic.DEFAULT_VIDEOS, DEFAULT_SEED)
         try:

@@ -11,7 +11,9 @@ matrix in memory. A test checks it against the explicit attention.
 Quirks kept for parity (see the state-dict spec README): the ResNet backbone carries an unused
 second branch; `path4.resConfUnit1` exists but is never run (path4 has one input); attention works
 on windows of `window`=5 frames, so a 10-frame AVSS clip is two independent halves; the AVSS model's
-`align_channel` has no bias and the head has 71 outputs. The decoder upsamples to the size of the
+`align_channel` has no bias and the head has 71 outputs; the decoder's residual units add relu(x)
+(not x) to their conv branch, and the stage maps returned for L_AVM come back ReLU'd, both effects of
+the official in-place ReLU (see `ResidualConvUnit`). The decoder upsamples to the size of the
 skip feature (identical to the official x2 at 224, and also valid for sizes not divisible by 32).
 """
 from __future__ import annotations
@@ -67,13 +69,20 @@ class DilatedSum(nn.Module):
 
 
 class ResidualConvUnit(nn.Module):
+    """relu(x) + conv2(relu(conv1(relu(x)))).
+
+    The official unit applies an in-place ReLU to its input before the residual sum, so the skip
+    branch carries relu(x), not x; we compute that value out of place (same numbers, no aliasing).
+    """
+
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
+        x = F.relu(x)
+        return x + self.conv2(F.relu(self.conv1(x)))
 
 
 class FusionBlock(nn.Module):
@@ -153,7 +162,7 @@ class AVSOutput:
     """What every reference model returns: mask logits [BT, K, H, W] and what the losses need."""
 
     logits: torch.Tensor
-    feature_maps: list = field(default_factory=list)  # post-fusion maps [BT, C, h, w] per stage
+    feature_maps: list = field(default_factory=list)  # ReLU'd post-TPAVI maps [BT, C, h, w] per stage
     audio_feats: list = field(default_factory=list)  # aligned audio [BT/T', T', C] per stage (or None)
     similarity: torch.Tensor | None = None  # CGSL cosine similarity [BT]
     extra: dict = field(default_factory=dict)
@@ -209,6 +218,8 @@ class TPAVI(nn.Module):
         def masked(x: torch.Tensor) -> torch.Tensor:
             return x if fmask is None else x * fmask
 
+        if fmask is not None:  # the official AVSS scripts zero padded frames' audio embeddings first
+            audio = audio * fmask.view(-1, 1)
         feats = self.backbone(frames)
         maps = [masked(neck(f)) for neck, f in zip((self.conv1, self.conv2, self.conv3, self.conv4), feats)]
         audio_feats: list = [None] * 4
@@ -225,7 +236,9 @@ class TPAVI(nn.Module):
         d1 = masked(self.path1(d2, maps[0]))
         logits = masked(self.output_conv(d1))
         sim = self.cgsl(audio, feats[3]) if self.cgsl is not None else None
-        return AVSOutput(logits=logits, feature_maps=maps, audio_feats=audio_feats, similarity=sim)
+        # The official decoder's in-place ReLU also rewrites the maps it hands to L_AVM.
+        return AVSOutput(logits=logits, feature_maps=[F.relu(m) for m in maps], audio_feats=audio_feats,
+                         similarity=sim)
 
 
 def tpavi_official(backbone: str, subset: str) -> TPAVI:
