@@ -42,5 +42,8 @@ rm -rf "$OUT/baselines"
 
 echo "== 6/6 leaderboard from submissions/ and the paper's Table 1"
 "$A" leaderboard --submissions submissions --out "$OUT/leaderboard"
-"$A" table1
+"$A" table1 --add "$OUT/results/reference-gate.json" --name "reference+gate"
+echo "-- pack the gated prediction as a leaderboard entry (re-scored before it is written)"
+"$A" submit "$OUT/results/reference-gate.json" "$OUT/pred/reference-gate" --out "$OUT/entry/demo-reference-gate" \
+    --model "TPAVI-PVT small (demo)" --variant "+CGSL gate 0.5" --backbone pvt_v2_b5 --overwrite
 echo "done: results in $OUT/results, leaderboard in $OUT/leaderboard/index.html"
