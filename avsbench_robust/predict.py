@@ -29,6 +29,7 @@ from .models import build_model
 from .models.cgsl import gate_open
 from .models.configs import ModelConfig, from_dict
 from .models.inputs import Clip, FeatureSource, clip_arrays, clips_from_index
+from .provenance import PATH_BASE, portable_path
 from .train import _autocast, collate, git_revision, init_distributed, load_checkpoint, model_file
 from .types import SCORED_CONDITIONS, Condition, Split, Subset
 
@@ -94,11 +95,6 @@ def predict(checkpoint: str | Path, out: str | Path, *, subset: Subset | str | N
             device: str | None = None, overwrite: bool = False, progress: bool = True,
             log: Callable[[str], None] = print) -> dict:
     """Write predictions for every clip of `split` under each condition; returns the predict.json content."""
-    from tqdm import tqdm
-
-    from .data.avsbench import load_index
-    from .data.default import resolve_root
-
     dist, dev = init_distributed(device)
     meta, state = load_checkpoint(checkpoint)
     mcfg: ModelConfig = from_dict(ModelConfig, meta["model_config"])
@@ -117,6 +113,29 @@ def predict(checkpoint: str | Path, out: str | Path, *, subset: Subset | str | N
         shutil.rmtree(partial)
     if dist.world > 1:
         torch.distributed.barrier()
+
+    try:
+        info = _predict_into(partial, out, checkpoint, meta, state, mcfg, conds, dist, dev, root=root,
+                             build_out=build_out, split=split, gate_tau=gate_tau, batch_clips=batch_clips,
+                             progress=progress, log=log)
+    except BaseException:
+        if dist.main:  # nothing half-written: an interrupted or failed run leaves no .partial folder
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if dist.world > 1:
+        torch.distributed.barrier()
+    return info
+
+
+def _predict_into(partial: Path, out: Path, checkpoint: str | Path, meta: dict, state: dict, mcfg: ModelConfig,
+                  conds: list[Condition], dist, dev: torch.device, *, root: Path | None, build_out: Path | None,
+                  split: Split | str, gate_tau: float | None, batch_clips: int, progress: bool,
+                  log: Callable[[str], None]) -> dict:
+    """Predict every chosen clip into `partial`, then rename it onto `out` (rank 0)."""
+    from tqdm import tqdm
+
+    from .data.avsbench import load_index
+    from .data.default import resolve_root
 
     root = resolve_root(root, announce=dist.main)
     split = Split.parse(split)
@@ -162,12 +181,13 @@ def predict(checkpoint: str | Path, out: str | Path, *, subset: Subset | str | N
         torch.distributed.barrier()
     info = {
         "format": "avsb-robust-prediction/1", "toolkit_version": __version__, "git_revision": git_revision(),
-        "checkpoint": str(Path(checkpoint).resolve()), "checkpoint_sha256": sha256_file(_model_file(checkpoint)),
+        "checkpoint": portable_path(checkpoint), "checkpoint_sha256": sha256_file(_model_file(checkpoint)),
         "model_config": meta["model_config"], "subset": mcfg.subset, "split": split.value,
         "conditions": [c.value for c in conds], "gate_tau": gate_tau,
         "variant": f"{mcfg.model}-{mcfg.backbone}{'+cgsl' if mcfg.cgsl else ''}{f'+gate{gate_tau:g}' if gate_tau is not None else ''}",
         "mask_format": "class-index PNG" if mcfg.semantic else "8-bit probability PNG (p = v/255)",
-        "clips": len(chosen), "root": str(root), "build_out": None if build_out is None else str(build_out),
+        "clips": len(chosen), "root": portable_path(root), "build_out": portable_path(build_out),
+        "path_base": PATH_BASE,
     }
     if dist.main:
         atomic_write_text(partial / PREDICT_JSON, json.dumps(info, indent=1, sort_keys=True) + "\n")
@@ -175,8 +195,6 @@ def predict(checkpoint: str | Path, out: str | Path, *, subset: Subset | str | N
             shutil.rmtree(out)
         os.replace(partial, out)
         log(f"wrote {len(conds)} condition folder(s) for {len(chosen)} {split.value} clips to {out}")
-    if dist.world > 1:
-        torch.distributed.barrier()
     return info
 
 

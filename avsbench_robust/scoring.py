@@ -25,6 +25,7 @@ from .predictions.loader import (
     make_tasks,
     plan_predictions,
 )
+from .provenance import PATH_BASE, portable_path
 from .results import Results
 from .types import Split, Subset
 
@@ -163,10 +164,11 @@ def score(
 
     results = scorer.compute()
     results.provenance.update({
-        "pred_dir": str(Path(pred_dir).resolve()),
+        "pred_dir": portable_path(pred_dir),
         "pred_digest": folder_digest(digests),
         "pred_files": len(digests),
-        "gt_root": str(root_path),
+        "gt_root": portable_path(root_path),
+        "path_base": PATH_BASE,
         "layouts": {c.value: (str(cp.layout) if cp.layout else "absent") for c, cp in plan.conditions.items()},
         "eval_size": None if size is None else list(size),
         "resized": int(sum(resized.values())),

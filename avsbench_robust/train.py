@@ -27,6 +27,7 @@ from .models import AVSNet, build_model
 from .models.configs import ModelConfig, TrainConfig, to_dict
 from .models.inputs import Clip, FeatureSource, clip_arrays, clips_from_index
 from .models.losses import total_loss
+from .provenance import PATH_BASE, portable_path
 from .types import Condition, Split, Subset
 
 CHECKPOINT_JSON = "checkpoint.json"
@@ -227,8 +228,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
 
     meta = {"format": "avsb-robust-run/1", "toolkit_version": __version__, "model_config": to_dict(mcfg),
             "train_config": to_dict(tcfg), "seed": tcfg.seed, "git_revision": git_revision(),
-            "root": str(root), "build_out": None if build_out is None else str(build_out),
-            "weights_dir": None if weights_dir is None else str(weights_dir), "world_size": dist.world,
+            "root": portable_path(root), "build_out": portable_path(build_out),
+            "weights_dir": portable_path(weights_dir), "path_base": PATH_BASE, "world_size": dist.world,
             "epochs_done": 0, "history": []}
     start = 0
     meta_path = out / CHECKPOINT_JSON

@@ -71,7 +71,7 @@ def test_export_of_a_run_reloads_identically(tmp_path: Path) -> None:
     (run / "checkpoint.json").write_text(json.dumps({**meta, "root": "/x"}))
     out = export_run(run, tmp_path / "exported")
     meta2, state2 = load_checkpoint(out)
-    assert meta2["exported_from"]["root"] == "/x" and "root" not in meta2
+    assert meta2["exported_from"]["root"] == "<x>" and "root" not in meta2  # no machine path is shipped
     assert all(torch.equal(state[k], state2[k]) for k in state)
 
 
@@ -119,3 +119,22 @@ def test_entry_refuses_results_that_do_not_match_the_masks(synth_root: Path, tmp
     with pytest.raises(ValidationError, match="re-score differently"):
         reference_entry_files(pred, res, synth_root, model="m", variant="v", backbone=None, command="c",
                               notes="", date="2026-11-26")
+
+
+@pytest.mark.slow
+def test_failed_predict_leaves_nothing_behind(synth_root: Path, tmp_path: Path, capsys) -> None:
+    """A corrupt frame in the last clip fails the run mid-way: one error line, nothing left behind."""
+    import shutil
+
+    from avsbench_robust.cli import main
+
+    root = tmp_path / "root"
+    shutil.copytree(synth_root / "Single-source", root / "Single-source")
+    frames = sorted((root / "Single-source" / "s4_data" / "visual_frames" / "test").rglob("*.png"))
+    frames[-1].write_bytes(b"\x89PNG not really")  # the last clip: earlier ones are written when it fails
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "--checkpoint", "tpavi-pvt-small-s4-cgsl", "--root", str(root), "--out",
+              str(tmp_path / "pred"), "--conditions", "positive", "--batch-size", "1", "--no-progress"])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error")]
+    assert exc.value.code != 0 and len(err) == 1 and frames[-1].name in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root"]

@@ -81,7 +81,7 @@ def test_broken_taxonomy_is_rejected(doc, mutate, message):
 
 def test_missing_builders_folder_fails_clearly(tmp_path, monkeypatch):
     monkeypatch.setenv(BUILDERS_ENV, str(tmp_path / "nowhere"))
-    with pytest.raises(InputFileError, match="pip install -e"):
+    with pytest.raises(InputFileError, match="AVSB_ROBUST_BUILDERS"):
         load_taxonomy()
 
 

@@ -90,6 +90,9 @@ def test_torchrun_cli_with_validation_and_resume(tmp_path: Path) -> None:
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.json", "model.pt", "optimizer.pt"]
     meta, state = load_checkpoint(run)
     assert meta["world_size"] == 2 and meta["epochs_done"] == 2
+    from avsbench_robust.provenance import machine_paths
+
+    assert meta["root"] == "tiny" and not list(machine_paths(meta))
     assert [h["epoch"] for h in meta["history"]] == [1, 2] and all("validation" in h for h in meta["history"])
 
     from avsbench_robust.data.avsbench import load_index

@@ -355,6 +355,7 @@ def check_entry(entry_dir: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Entry
     if problems:
         return None, problems
     problems += _agreement_problems(meta, results)
+    problems += _machine_path_problems(meta, results)
     predictions = _prediction_paths(entry_dir, meta, files, limits, problems)
     allowed = {METADATA, RESULTS, *(p.relative_to(entry_dir).as_posix() for p in predictions.values())}
     for rel in sorted(set(files) - allowed):
@@ -363,6 +364,15 @@ def check_entry(entry_dir: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Entry
     if problems:
         return None, problems
     return Entry(name=name, path=entry_dir, metadata=meta, results=results, predictions=predictions), []
+
+
+def _machine_path_problems(meta: dict, results: dict) -> list[str]:
+    """Published provenance names no machine: absolute paths (users' home folders) are refused."""
+    from ..provenance import machine_paths
+
+    found = [f"{fname} {hit}" for fname, doc in ((METADATA, meta), (RESULTS, results)) for hit in machine_paths(doc)]
+    return [f"absolute machine path in {hit} (write paths relative to the run, or `avsb-robust` / placeholders)"
+            for hit in found[:3]]
 
 
 def _agreement_problems(meta: dict, results: dict) -> list[str]:

@@ -23,6 +23,7 @@ from ..data.default import resolve_root
 from ..errors import AVSBRobustError, InputFileError, ValidationError
 from ..io_utils import atomic_write_bytes
 from ..predictions.loader import ClipSpec, clip_specs
+from ..provenance import portable_command
 from ..types import SCORED_CONDITIONS, Condition, Subset
 from .ci import TOLERANCE
 from .entries import scored_results_problems
@@ -80,7 +81,7 @@ def reference_entry_files(pred: Path, results: dict, root: Path, *, model: str, 
         "schema_version": 1, "model": model, "variant": variant, "backbone": backbone, "subset": subset.value,
         "split": split, "dataset": "synthetic", "protocol": results["protocol"], "source": "reference",
         "links": {"paper": None, "code": None}, "date": date, "toolkit_version": __version__,
-        "batch_size": results.get("batch_size"), "eval_size": None, "command": command, "notes": notes,
+        "batch_size": results.get("batch_size"), "eval_size": None, "command": portable_command(command), "notes": notes,
         "predictions": preds,
     }
     files["metadata.json"] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8")

@@ -18,7 +18,7 @@ from ..io_utils import read_json
 from ..schemas import validate
 from ..types import Subset
 
-#: Set this to use a `builders/` folder other than the one next to the package (the editable-install layout).
+#: Set this to use a `builders/` folder other than the shipped one.
 BUILDERS_ENV = "AVSB_ROBUST_BUILDERS"
 
 _EXPECTED_NAMES: dict[Subset, tuple[str, ...]] = {
@@ -33,14 +33,16 @@ class UnknownCategoryError(InputFileError):
 
 
 def builders_dir() -> Path:
-    """`builders/` at the repository root (editable install), or `$AVSB_ROBUST_BUILDERS`."""
+    """`$AVSB_ROBUST_BUILDERS`, else the copy inside the installed package, else the checkout's `builders/`."""
+    from ..resources import CHECKOUT, shipped_dir
+
     env = os.environ.get(BUILDERS_ENV)
-    path = Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "builders"
+    path = Path(env).expanduser() if env else (shipped_dir("builders") or CHECKOUT / "builders")
     if not (path / "taxonomy.json").is_file():
         raise InputFileError(
             path,
-            "builders/ data folder (taxonomy.json, recipes/) not found: install avsbench-robust editable from "
-            f"its repository (pip install -e .) or point ${BUILDERS_ENV} at a copy of builders/",
+            "builders/ data folder (taxonomy.json, recipes/) not found: reinstall avsbench-robust (a wheel ships "
+            f"it inside the package) or point ${BUILDERS_ENV} at a copy of builders/",
         )
     return path
 

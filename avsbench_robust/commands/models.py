@@ -87,7 +87,9 @@ def _epochs_done(run: Path) -> int:
 
 
 @click.command("predict")
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="Run folder of `train` (or its model.pt).")
+@click.option("--checkpoint", required=True, metavar="RUN|NAME",
+              help="Run folder of `train` (or its weights file), or the name of a reference model shipped with the "
+                   "toolkit (tpavi-pvt-small-s4-cgsl).")
 @click.option("--subset", type=SUBSET_CHOICE, default=None,
               help="Checked against the checkpoint. Default: the checkpoint's subset.")
 @root_option()
@@ -110,8 +112,9 @@ def predict_command(checkpoint, subset, root, build_out, conditions, split, gate
     """Write 8-bit probability PNGs (class PNGs for AVSS) per condition, ready for `avsb-robust score`."""
     require_torch("predict")
     from ..predict import predict
+    from ..resources import resolve_checkpoint
 
-    predict(checkpoint, out, subset=subset, root=root, build_out=build_out, conditions=conditions, split=split,
+    predict(resolve_checkpoint(checkpoint), out, subset=subset, root=root, build_out=build_out, conditions=conditions, split=split,
             gate_tau=gate_tau, batch_clips=batch_size, device=device, overwrite=overwrite,
             progress=resolve_progress(progress), log=lambda s: click.echo(s, err=True))
 

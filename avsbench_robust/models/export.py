@@ -19,10 +19,18 @@ import numpy as np
 import torch
 
 from ..io_utils import atomic_write_bytes, atomic_write_text
+from ..provenance import portable_path
 
-# Run-local facts that mean nothing once the model is shipped (paths on the training machine are kept
-# under "exported_from" for the record).
+# Run-local facts that mean nothing once the model is shipped (kept under "exported_from" for the
+# record, without their machine part).
 _LOCAL_KEYS = ("root", "build_out", "weights_dir")
+
+
+def _portable(value: "str | None") -> "str | None":
+    """A recorded path without its machine part (older runs stored absolute paths)."""
+    if value is None or not str(value).startswith(("/", "~")):
+        return value
+    return portable_path(value)
 
 
 def state_to_arrays(state: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -43,7 +51,8 @@ def npz_compressed_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
 def exported_meta(meta: dict, source_run: str) -> dict:
     """checkpoint.json of the export: the run's configs and history, local paths moved aside."""
     out = {k: v for k, v in meta.items() if k not in _LOCAL_KEYS}
-    out["exported_from"] = {"run": source_run, **{k: meta.get(k) for k in _LOCAL_KEYS}}
+    out["exported_from"] = {"run": portable_path(source_run),
+                            **{k: _portable(meta.get(k)) for k in _LOCAL_KEYS}}
     out["weights"] = "model.npz (float32, np.savez_compressed; no pickle)"
     return out
 
