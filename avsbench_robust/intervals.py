@@ -169,7 +169,7 @@ def render_comparison(cmp: Comparison, names: tuple[str, str] = ("A", "B")) -> s
     rows = []
     for r in cmp.rows:
         scale, digits = (1, 4) if r.metric.endswith("fpr") else (100, 2)
-        f = lambda v: f"{scale * v:.{digits}f}"  # noqa: E731
+        f = lambda v, scale=scale, digits=digits: f"{scale * v:.{digits}f}"  # noqa: E731
         rows.append([r.metric, f(r.a), f(r.b), f"{scale * r.diff:+.{digits}f}", f"[{f(r.low)}, {f(r.high)}]",
                      "yes" if r.excludes_zero else "no", f"{r.p_value:.3f}"])
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]

@@ -119,7 +119,7 @@ def _place_labels(ax: Any, xy: list[tuple[float, float]], labels: Sequence[str])
     placed: list[Any] = []
     angles = np.deg2rad([45, -45, 135, -135, 0, 180, 90, -90, 22, -22, 158, -158, 68, -68, 112, -112])
     directions = [(float(np.cos(a)), float(np.sin(a))) for a in angles]
-    for (px, py), (x, y), label in zip(pts, xy, labels):
+    for (x, y), label in zip(xy, labels):
         text = None
         for radius in (8, 16, 26, 38, 52, 70, 92, 118, 150, 190):
             for dx, dy in directions:

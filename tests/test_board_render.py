@@ -89,7 +89,7 @@ def test_html_is_self_contained() -> None:
     stripped = stripped.replace('xmlns="http://www.w3.org/2000/svg"', "")
     for needle in ("http://", "https://", "src=", "@import", "url("):
         assert needle not in stripped, needle
-    assert page.count('rel="noopener noreferrer"') >= len({r.code for r in paper.PAPER_ROWS if r.code}) 
+    assert page.count('rel="noopener noreferrer"') >= len({r.code for r in paper.PAPER_ROWS if r.code})
     assert "Content-Security-Policy" in page and "<svg" in page and 'id="submit"' in page
 
 

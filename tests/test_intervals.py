@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_scorer import CONDS, feed, make_clips
 
 from avsbench_robust.errors import ValidationError
 from avsbench_robust.intervals import _prepared, paired_bootstrap, render_comparison
 from avsbench_robust.metrics import bootstrap as bs
 from avsbench_robust.results import Results
 from avsbench_robust.scorer import Scorer
-from test_scorer import CONDS, feed, make_clips
 
 CASES = [("s4", "canonical", None, False), ("ms3", "official", 2, False), ("avss", "canonical", None, True),
          ("avss", "official", 3, True)]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_scorer import CONDS, feed, make_clips
 
 import avsbench_robust as ab
 from avsbench_robust.errors import ValidationError
 from avsbench_robust.scorer import Scorer
-from test_scorer import CONDS, feed, make_clips
 
 
 def _batched(scorer: Scorer, clips, as_torch=False) -> Scorer:

@@ -96,3 +96,20 @@ def test_avss_submit_packs_class_maps(scored, synth_root, tmp_path, capsys):
     assert problems == []
     assert compare_results(entry.results, rescore_entry(entry, synth_root)) == []
     assert json.loads((entry_dir / "results.json").read_text())["global"]["g_miou"] > 0.9
+
+
+def test_ci_refuses_synthetic_results_relabelled_as_avsbench(scored, synth_root, tmp_path, capsys):
+    """The issue's attack: a copied synthetic results.json with metadata saying dataset: avsbench."""
+    entry_dir = tmp_path / "subs" / "relabelled"
+    code, _, err = run_cli(["submit", scored["s4-av-oracle"], scored["dir"] / "s4" / "av-oracle", "--out", entry_dir,
+                            "--model", "Copy", "--root", synth_root, "--workers", "1"], capsys)
+    assert code == 0, err
+    meta = json.loads((entry_dir / "metadata.json").read_text())
+    meta["dataset"] = "avsbench"
+    del meta["predictions"]
+    (entry_dir / "metadata.json").write_text(json.dumps(meta))
+    for f in (entry_dir / "predictions").iterdir():
+        f.unlink()
+    (entry_dir / "predictions").rmdir()
+    _, problems = check_entry(entry_dir)
+    assert any("scored on the 'synthetic' dataset but metadata.json says 'avsbench'" in p for p in problems)

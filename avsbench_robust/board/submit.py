@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..data import synthetic
 from ..data.avsbench import load_index
-from ..data.default import resolve_root
+from ..data.default import dataset_kind, recorded_root
 from ..errors import ValidationError
 from ..io_utils import atomic_write_bytes, make_temp_dir
 from ..predictions.loader import MissingPolicy, clip_specs, default_workers, iter_clips, make_tasks, plan_predictions
@@ -27,11 +26,6 @@ from ..types import Condition, Subset
 from .ci import TOLERANCE
 from .entries import DEFAULT_LIMITS, ENTRY_NAME, check_entry, metadata_problems, scored_results_problems
 from .rescore import compare_results, prediction_files, score_predictions
-
-
-def dataset_of(root: Path) -> str:
-    """'synthetic' for a tree written by the toolkit's generator (it leaves its marker file), else 'avsbench'."""
-    return "synthetic" if (Path(root) / synthetic.MARKER).is_file() else "avsbench"
 
 
 def _pack(arr: np.ndarray, semantic: bool) -> np.ndarray:
@@ -95,10 +89,10 @@ def entry_files(results_path: Path, pred_dir: Path, *, model: str, variant: str 
     if problems:
         raise ValidationError("submit", problems)
     prov = results.get("provenance") or {}
-    gt_root = resolve_root(root if root is not None else prov.get("gt_root"), announce=False)
-    if not gt_root.is_dir():
-        raise ValidationError("submit", [f"ground truth {gt_root} not found: pass --root (the AVSBench copy the "
-                                         f"results were scored on)"])
+    gt_root = Path(root).resolve() if root is not None else recorded_root(prov.get("gt_root"))
+    if gt_root is None or not gt_root.is_dir():
+        raise ValidationError("submit", [f"ground truth {root or prov.get('gt_root')} not found here: pass --root "
+                                         f"(the AVSBench copy the results were scored on)"])
     arrays = prediction_arrays(Path(pred_dir), results, gt_root, workers)
     subset = Subset.parse(results["subset"])
     index = load_index(gt_root, subset, results["split"])
@@ -110,7 +104,7 @@ def entry_files(results_path: Path, pred_dir: Path, *, model: str, variant: str 
     files, preds = prediction_files(arrays)
     meta: dict[str, Any] = {
         "schema_version": 1, "model": model, "variant": variant, "backbone": backbone, "subset": subset.value,
-        "split": results["split"], "dataset": dataset_of(gt_root), "protocol": results["protocol"],
+        "split": results["split"], "dataset": dataset_kind(gt_root), "protocol": results["protocol"],
         "source": "scored", "links": {"paper": paper, "code": code},
         "date": date or _dt.date.today().isoformat(), "toolkit_version": __version__,
         "batch_size": results.get("batch_size"), "eval_size": None,

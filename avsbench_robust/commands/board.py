@@ -69,8 +69,8 @@ def _table_command(table: str) -> click.Command:
 
 
 def _added(table: str, paths: "tuple[Path, ...]", names: "tuple[str, ...]") -> tuple:
-    from ..board.submit import dataset_of
     from ..board.tables import added_row
+    from ..data.default import dataset_kind, recorded_root
     from ..results import Results
 
     if names and len(names) != len(paths):
@@ -78,8 +78,9 @@ def _added(table: str, paths: "tuple[Path, ...]", names: "tuple[str, ...]") -> t
     rows = []
     for i, path in enumerate(paths):
         doc = Results.read_json(path).to_dict()  # validated against the results schema
-        gt_root = (doc.get("provenance") or {}).get("gt_root")
-        dataset = dataset_of(Path(gt_root)) if gt_root and Path(gt_root).is_dir() else "avsbench"
+        prov = doc.get("provenance") or {}
+        root = recorded_root(prov.get("gt_root"))
+        dataset = prov.get("dataset") or (dataset_kind(root) if root is not None else "avsbench")
         rows.append(added_row(doc, names[i] if names else path.stem, table, dataset))
     return tuple(rows)
 

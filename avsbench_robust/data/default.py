@@ -49,3 +49,22 @@ def resolve_root(root: "str | Path | None", announce: bool = True) -> Path:
     if announce:
         click.echo(f"note: no --root given; using the embedded synthetic AVSBench dataset at {path}", err=True)
     return path
+
+
+def dataset_kind(root: "str | Path") -> str:
+    """'synthetic' for a tree written by the toolkit's generator (it leaves its marker file), else 'avsbench'."""
+    return "synthetic" if (Path(root) / synthetic.MARKER).is_file() else "avsbench"
+
+
+def recorded_root(value: "str | None") -> "Path | None":
+    """The GT root a results document records (`provenance.gt_root`), when it names a folder here: a path
+    relative to the working directory, or `<synthetic>/NAME` under the toolkit's cache; None otherwise."""
+    if not value:
+        return None
+    if value.startswith("<synthetic>"):
+        path = home() / value[len("<synthetic>"):].lstrip("/")
+    elif value.startswith("<"):
+        return None  # recorded by folder name only
+    else:
+        path = Path(value)
+    return path.resolve() if path.is_dir() else None
