@@ -14,6 +14,10 @@ class AVSBRobustError(Exception):
     exit_code = 1
 
 
+#: The install command for the pinned CPU torch (the `torch` extra pins the same version).
+TORCH_HINT = "pip install torch==2.13.0"
+
+
 class MissingDependencyError(AVSBRobustError):
     """An optional dependency (torch) is not installed; the message says how to install it."""
 

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import DatasetLayoutError, ValidationError
+from .errors import TORCH_HINT, DatasetLayoutError, MissingDependencyError, ValidationError
 from .predictions.decode import DEFAULT_MAX_PIXELS
 from .predictions.loader import (
     SHOWN_PROBLEMS,
@@ -48,7 +48,7 @@ def _torch_device(backend: str, device: "str | None") -> Any:
     try:
         import torch
     except ImportError:
-        raise ValidationError("options", ["--backend torch needs PyTorch (pip install 'avsbench-robust[torch]')"]) from None
+        raise MissingDependencyError(f"--backend torch needs PyTorch, which is not installed: {TORCH_HINT}") from None
     try:
         dev = torch.device(device or "cpu")
     except RuntimeError:

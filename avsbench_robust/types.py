@@ -41,6 +41,7 @@ class Condition(_StrEnum):
     SILENCE = "silence"
     NOISE = "noise"
     OFFSCREEN = "offscreen"
+    UNSEEN = "unseen"  # recordings of classes outside the dataset (the paper's "Unseen Audio"), `build --unseen-pool`
     FUSED = "fused"
 
     @property
@@ -48,8 +49,11 @@ class Condition(_StrEnum):
         return self in NEGATIVE_CONDITIONS
 
 
-NEGATIVE_CONDITIONS: tuple[Condition, ...] = (Condition.SILENCE, Condition.NOISE, Condition.OFFSCREEN)
-SCORED_CONDITIONS: tuple[Condition, ...] = (Condition.POSITIVE, *NEGATIVE_CONDITIONS)
+#: Negative conditions, pooled into N when scored (unseen only where the build and the predictions have it).
+NEGATIVE_CONDITIONS: tuple[Condition, ...] = (Condition.SILENCE, Condition.NOISE, Condition.OFFSCREEN, Condition.UNSEEN)
+#: The conditions every submission must hold (the protocol's); an `unseen/` folder is scored when present.
+SCORED_CONDITIONS: tuple[Condition, ...] = (Condition.POSITIVE, Condition.SILENCE, Condition.NOISE, Condition.OFFSCREEN)
+OPTIONAL_CONDITIONS: tuple[Condition, ...] = (Condition.UNSEEN,)
 
 
 class AVSSLabel(_StrEnum):

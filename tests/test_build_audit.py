@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avsbench_robust.build.audit import audit, cv_accuracy
+from avsbench_robust.build.audit import MIN_CLIPS_TO_JUDGE, audit, binomial_p, cv_accuracy, verdict
 from avsbench_robust.build.layout import JOURNAL_DIR, MANIFEST_NAME
 from avsbench_robust.build.manifest import read_manifest, verify
 from avsbench_robust.build.run import build
 from avsbench_robust.cli import main
+from avsbench_robust.types import Condition
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,8 +73,9 @@ def test_avss_shapes_and_pairing_by_duration(avss_built):
 def test_audit_separates_content_not_pipeline(avss_built):
     rows = {r.condition: r for r in audit(avss_built, folds=5, simulate_authors=True)}
     assert rows["silence"].accuracy >= 0.95 and rows["noise"].accuracy >= 0.95
-    assert rows["offscreen"].clips >= 10
-    assert rows["offscreen"].accuracy <= 0.7 and "near chance" in rows["offscreen"].verdict
+    off = rows["offscreen"]
+    assert off.clips >= MIN_CLIPS_TO_JUDGE and off.decisions == 2 * off.clips
+    assert off.p_value >= 0.01 and off.verdict.startswith("consistent with chance")  # seen: 0.355, p = 0.06
     assert rows["offscreen (authors' pipeline, simulated)"].accuracy >= 0.9
 
 
@@ -81,6 +83,7 @@ def test_audit_command_prints_the_table(avss_built, capsys):
     main(["audit", str(avss_built)])
     out = capsys.readouterr().out
     assert "offscreen" in out and "separable by content" in out and "chance = 0.50" in out
+    assert "exact two-sided binomial" in out and "verdicts need >= 20 clips" in out
 
 
 def test_cv_accuracy_detects_a_shift_and_not_noise():
@@ -88,3 +91,14 @@ def test_cv_accuracy_detects_a_shift_and_not_noise():
     a = rng.normal(size=(40, 8))
     assert cv_accuracy(a, rng.normal(size=(40, 8)) + 2.0)[0] > 0.95
     assert abs(cv_accuracy(a, rng.normal(size=(40, 8)))[0] - 0.5) < 0.2
+
+
+def test_verdict_is_two_sided_with_a_minimum_sample():
+    # exact binomial, two-sided: 13/40 right is as far from chance as 27/40
+    assert binomial_p(13, 40) == pytest.approx(binomial_p(27, 40)) == pytest.approx(0.0385, abs=1e-4)
+    assert binomial_p(10, 40) < 0.01
+    below = verdict(Condition.OFFSCREEN, 10 / 40, 20, binomial_p(10, 40))
+    assert below.startswith("BELOW chance") and "not a pass" in below  # 0.25 is not "near chance"
+    assert verdict(Condition.OFFSCREEN, 30 / 40, 20, binomial_p(30, 40)).startswith("LEAK")
+    assert verdict(Condition.OFFSCREEN, 0.33, 2, 1.0).startswith("no verdict: too few clips")  # 2 clips judged nothing
+    assert verdict(Condition.OFFSCREEN, 22 / 40, 20, binomial_p(22, 40)).startswith("consistent with chance")

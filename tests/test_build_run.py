@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avsbench_robust.audio import clip_features, read_audio
+from avsbench_robust.audio import clip_features, read_audio, read_audio_as_avsbench
 from avsbench_robust.build.layout import JOURNAL_DIR, MANIFEST_NAME
 from avsbench_robust.build.manifest import read_manifest, verify
 from avsbench_robust.build.run import build
@@ -146,7 +146,8 @@ def _s4_wavs(root: Path) -> list[Path]:
 
 
 def test_other_rates_channels_lengths_and_golden_parity(synth_root, tmp_path):
-    """Stereo/24-bit/44.1/48 kHz, short and long inputs are normalised and recorded; 16 kHz matches AVSBench exactly."""
+    """Stereo/24-bit/44.1/48 kHz, short and long inputs: the positive WAV keeps the source rate and channels
+    (PCM16), features match AVSBench's own front end, and every change is recorded."""
     root = s4_audio_copy(synth_root, tmp_path)
     wavs = _s4_wavs(root)
     assert len(wavs) >= 2
@@ -161,15 +162,23 @@ def test_other_rates_channels_lengths_and_golden_parity(synth_root, tmp_path):
     rel = lambda p: p.relative_to(root).as_posix()
     c0, c1 = clips[rel(wavs[0])], clips[rel(wavs[1])]
     assert c0["adjustments"] == {}
+    assert c0["outputs"]["positive"]["source_bytes_kept"] is True
+    assert (out / c0["outputs"]["positive"]["wav"]).read_bytes() == wavs[0].read_bytes()
     np.testing.assert_array_equal(np.load(out / c0["outputs"]["positive"]["features"]), golden["tone_16k_mono_5s"])
     assert c1["source"] | {"sha256": ""} == {"path": rel(wavs[1]), "sha256": "", "sample_rate": 44100, "channels": 2,
-                                            "seconds": 6.5, "subtype": "PCM_24"}
+                                            "seconds": 6.5, "subtype": "PCM_24", "format": "WAV"}
     assert c1["adjustments"] == {"mixed_down": [2, 1], "resampled": [44100, 16000], "requantized": ["PCM_24", "PCM_16"],
                                  "trimmed": [6.5, 5.0]}
-    samples, sr, info = read_audio(out / c1["outputs"]["positive"]["wav"])
-    assert (sr, info.channels, samples.shape[0]) == (16000, 1, 80000)
-    silence, _, _ = read_audio(out / c1["outputs"]["silence"]["wav"])
-    assert silence.shape == samples.shape
+    pos = c1["outputs"]["positive"]
+    assert pos["source_bytes_kept"] is False and pos["front_end"] == {"name": "vggish", "sample_rate_in": 44100,
+                                                                     "channels_averaged": 2}
+    samples, sr, info = read_audio(out / pos["wav"])
+    assert (sr, info.channels, info.subtype, samples.shape[0]) == (44100, 2, "PCM_16", 220500)
+    # AVSBench's reader on our WAV gives our features (int16 / 32768 -> channel mean -> kaiser_best -> log-mel).
+    official_way, osr = read_audio_as_avsbench(out / pos["wav"])
+    np.testing.assert_array_equal(clip_features(official_way, osr), np.load(out / pos["features"]))
+    silence, sil_sr, _ = read_audio(out / c1["outputs"]["silence"]["wav"])
+    assert (sil_sr, silence.shape) == (16000, (80000, 1))
 
     # A 3 s 48 kHz clip: kept short, features repeat-padded like AVSBench (golden within resampling tolerance).
     shutil.copy(DATA / "tone_48k_mono_3s.wav", wavs[0])
@@ -180,8 +189,7 @@ def test_other_rates_channels_lengths_and_golden_parity(synth_root, tmp_path):
     c0, c1 = clips[rel(wavs[0])], clips[rel(wavs[1])]
     assert c0["adjustments"] == {"resampled": [48000, 16000], "short": [3.0, 5.0]}
     feats = np.load(out2 / c0["outputs"]["positive"]["features"])
-    diff = np.abs(feats - golden["tone_48k_mono_3s"])
-    assert diff.mean() < 1e-3 and diff.max() < 0.05  # seen: 2.3e-4 / 4.1e-3 (PCM16 storage of the resampled clip)
+    assert np.abs(feats - golden["tone_48k_mono_3s"]).max() < 1e-5  # computed from the source samples, not a 16 kHz copy
     np.testing.assert_array_equal(feats[3], feats[2])  # repeated, not a silent tail
     assert c0["outputs"]["silence"]["seconds"] == 3.0
     assert c1["adjustments"] == {"requantized": ["FLOAT", "PCM_16"], "padded": [0.25, 0.975]}

@@ -105,6 +105,12 @@ def test_missing_torch_is_one_line_with_a_working_hint(monkeypatch, capsys, tmp_
         assert code == 1 and err.strip() == f"error: {args[0]} needs PyTorch, which is not installed: " \
                                              "pip install torch==2.13.0", err
     assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()
+    for args, what in ((["score", tmp_path, "--subset", "s4", "--backend", "torch"], "--backend torch"),
+                       (["build", "--subset", "s4", "--pkl", "--out", tmp_path / "b"], "--pkl writes torch tensors")):
+        code, _, err = run(capsys, *args)
+        lines = err.strip().splitlines()
+        assert code == 1 and lines[-1].startswith(f"error: {what}") and lines[-1].endswith("pip install torch==2.13.0"), err
+        assert len([ln for ln in lines if ln.startswith("error")]) == 1
 
 
 def test_table1_works_without_a_checkout(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -206,13 +206,13 @@ def _convert_wav(path: Path, sr: int, channels: int, subtype: str, seconds: floa
 def test_build_on_real_world_wavs(synth_root, tmp_path, capsys):
     """Stereo 44.1 kHz 7 s and 48 kHz 24-bit 3 s WAVs: build, verify, audit; adjustments recorded."""
     root = copy_tree(synth_root, tmp_path / "root", ("s4",))
-    wavs = sorted((root / "Single-source/s4_data/audio_wav/test").rglob("*.wav"))
-    assert len(wavs) == 2
+    wavs = sorted((root / "Single-source/s4_data/audio_wav/train").rglob("*.wav"))
+    assert len(wavs) == 4  # train: the 3 s clip cannot lend offscreen audio, so it needs 3 others
     _convert_wav(wavs[0], 44100, 2, "PCM_16", 7.0)
     _convert_wav(wavs[1], 48000, 1, "PCM_24", 3.0)
     out = tmp_path / "out dir ✓"
     code, _, err = run(capsys, "build", "--subset", "s4", "--root", root, "--out", out, "--quiet",
-                       "--conditions", "positive,silence,noise,offscreen")
+                       "--split", "train", "--conditions", "positive,silence,noise,offscreen")
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())
     adj = {Path(c["source"]["path"]).name: c["adjustments"] for c in manifest["clips"]}
@@ -222,7 +222,13 @@ def test_build_on_real_world_wavs(synth_root, tmp_path, capsys):
         for cond, o in clip["outputs"].items():
             assert np.load(out / o["features"]).shape == (5, 1, 96, 64), (clip["video"], cond)
             info = sf.info(out / o["wav"])
-            assert info.channels == 1 and info.samplerate == (44100 if cond == "noise" else 16000)
+            if cond in ("positive", "offscreen"):  # recordings keep their own rate and channels (PCM16)
+                src = clip if cond == "positive" else next(
+                    c for c in manifest["clips"] if c["video"] == o["source_video"])
+                assert (info.channels, info.samplerate) == (src["source"]["channels"], src["source"]["sample_rate"])
+                assert info.subtype == "PCM_16"
+            else:
+                assert info.channels == 1 and info.samplerate == (44100 if cond == "noise" else 16000)
     assert run(capsys, "build", "--verify", out)[0] == 0
     code, out_txt, err = run(capsys, "audit", out, "--folds", "2")
     assert code == 0, err

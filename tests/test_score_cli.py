@@ -24,7 +24,7 @@ from avsbench_robust.cli import main
 from avsbench_robust.data.classes import AVSS_PALETTE
 from avsbench_robust.predictions.layouts import Layout
 from avsbench_robust.scoring import score
-from avsbench_robust.types import Condition, Subset
+from avsbench_robust.types import SCORED_CONDITIONS, Condition, Subset
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
@@ -53,7 +53,7 @@ def _approx_equal(a: dict, b: dict) -> None:
 def test_png_layouts_probability_l(tmp_path, synth_root, subset, layout):
     written = write_png_folder(tmp_path, synth_root, subset, layout, encode_l, prob_transform)
     doc = scored(tmp_path, synth_root, subset)
-    assert doc["provenance"]["layouts"] == {c.value: layout.value for c in Condition if c is not Condition.FUSED}
+    assert doc["provenance"]["layouts"] == {c.value: layout.value for c in SCORED_CONDITIONS}
     assert doc["provenance"]["resized"] == 0
     ref = direct_results(synth_root, subset, lambda c, v, gt: written[(c, v)]).to_dict()
     _approx_equal(metrics_only(doc), metrics_only(ref))

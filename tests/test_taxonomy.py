@@ -103,7 +103,11 @@ def test_recipe_overrides_are_canonical_and_validated():
     assert r.fused_snr_db == -5.0 and r.fused_negative is Condition.OFFSCREEN
     doc = json.loads((builders_dir() / "recipes" / "s4.json").read_text())
     doc["wav"]["positive"]["sample_rate"] = 44100
-    with pytest.raises(ValidationError, match="16000"):
+    with pytest.raises(ValidationError, match="wav.positive must be .*'source'"):
+        parse_recipe(doc)
+    doc["wav"]["positive"]["sample_rate"] = "source"
+    doc["wav"]["silence"]["sample_rate"] = "source"
+    with pytest.raises(ValidationError, match="wav.silence.sample_rate must be 16000"):
         parse_recipe(doc)
     doc = json.loads((builders_dir() / "recipes" / "s4.json").read_text())
     doc["clip"]["examples"] = 6

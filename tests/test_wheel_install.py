@@ -46,7 +46,8 @@ def test_sdist_wheel_fresh_venv_main_job(tmp_path: Path) -> None:
     sdist = pep517("build_sdist", REPO, dist)
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-        tar.extractall(tmp_path / "src", filter="data")
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(tmp_path / "src", **safe)
     for needed in ("LICENSE", "setup.py", "MANIFEST.in", "builders/taxonomy.json", "builders/recipes/s4.json",
                    "reference/tpavi-pvt-small-s4-cgsl/model.npz", "tests/conftest.py", "tests/data",
                    "avsbench_robust/cli.py", "avsbench_robust/schemas/results.schema.json", "submissions/paper-s4-tpavi/metadata.json",

@@ -5,10 +5,12 @@ from .conditions import NOISE_SAMPLE_RATE, FusedMix, fused, n_samples_for, noise
 from .vggish import SAMPLE_RATE, clip_features, fit_examples, log_mel, waveform_to_examples
 from .wavio import (
     AudioInfo,
+    AudioScan,
     fit_length,
     read_audio,
     read_audio_as_avsbench,
     resample,
+    scan_audio,
     to_mono,
     write_wav_float32,
     write_wav_pcm16,
@@ -16,6 +18,7 @@ from .wavio import (
 
 __all__ = [
     "AudioInfo",
+    "AudioScan",
     "FusedMix",
     "NOISE_SAMPLE_RATE",
     "SAMPLE_RATE",
@@ -31,6 +34,7 @@ __all__ = [
     "read_audio_as_avsbench",
     "resample",
     "seeded_rng",
+    "scan_audio",
     "silence",
     "to_mono",
     "waveform_to_examples",

@@ -53,24 +53,92 @@ def _short(exc: Exception) -> str:
     return reason.strip().rstrip(".") or type(exc).__name__
 
 
-def read_audio(path: "str | Path") -> tuple[np.ndarray, int, AudioInfo]:
+def read_audio(path: "str | Path", max_frames: "int | None" = None, max_seconds: "float | None" = None
+               ) -> tuple[np.ndarray, int, AudioInfo]:
     """(samples float32 [n, channels] in [-1, 1], sample rate, info) of an audio file.
 
-    PCM16 comes back as int16 / 32768 exactly (the values VGGish sees). Empty files and files
-    holding NaN/inf samples are rejected, naming the file.
+    PCM16 comes back as int16 / 32768 exactly (the values VGGish sees). `max_frames` reads only the
+    start of the file (`max_seconds`: that long plus one frame; a 30-minute recording trimmed to 5 s
+    never sits in memory whole); `info.frames`
+    still describes the whole file. Empty files and NaN/inf samples are rejected, naming the file.
     """
     path = Path(path)
     meta = _open_info(path)
+    if max_seconds is not None:
+        max_frames = int(round(max_seconds * meta.samplerate)) + 1  # one more: "longer than" stays visible
+    frames = -1 if max_frames is None else max(int(max_frames), 0)
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        data, sr = sf.read(str(path), frames=frames, dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, ValueError, OSError) as exc:
         raise InputFileError(path, f"cannot decode audio ({_short(exc)})") from None
     if data.shape[0] == 0:
         raise InputFileError(path, "contains no audio samples")
     if not np.isfinite(data).all():
         raise InputFileError(path, "contains NaN or infinite samples")
-    info = AudioInfo(str(path), int(sr), int(data.shape[1]), int(data.shape[0]), meta.format, meta.subtype)
+    total = int(meta.frames) if max_frames is not None and meta.frames > 0 else int(data.shape[0])
+    info = AudioInfo(str(path), int(sr), int(data.shape[1]), total, meta.format, meta.subtype)
     return data, int(sr), info
+
+
+#: Frames decoded at a time by `scan_audio` (bounded memory whatever the file's length).
+SCAN_BLOCK_FRAMES = 1 << 18
+
+
+@dataclass(frozen=True)
+class AudioScan:
+    """A whole file decoded block by block: what it really holds, and what its header claimed."""
+
+    info: AudioInfo  # frames = frames actually decoded
+    header_frames: "int | None"  # frames the WAV header's data chunk declares (None: not a RIFF/WAVE file)
+    peak: float  # max |sample| over the file
+
+    @property
+    def truncated(self) -> bool:
+        return self.header_frames is not None and self.header_frames > self.info.frames
+
+
+def wav_header_frames(path: "str | Path", channels: int, subtype: str) -> "int | None":
+    """Frames the RIFF 'data' chunk declares (its size field / frame bytes), or None if not RIFF/WAVE PCM.
+
+    libsndfile quietly reads what is there when a header promises more, so a file cut short in
+    transfer would pass for a short clip; comparing with this count tells the two apart.
+    """
+    width = {"PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8, "PCM_U8": 1}.get(subtype)
+    if width is None:
+        return None
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            size = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                return size // (width * channels) if size != 0xFFFFFFFF else None
+            f.seek(size + (size & 1), 1)
+
+
+def scan_audio(path: "str | Path") -> AudioScan:
+    """Decode every sample in blocks (corrupt data shows before a build plans), never holding the file whole."""
+    path = Path(path)
+    meta = _open_info(path)
+    frames, peak = 0, 0.0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            for block in f.blocks(SCAN_BLOCK_FRAMES, dtype="float32", always_2d=True):
+                if not np.isfinite(block).all():
+                    raise InputFileError(path, "contains NaN or infinite samples")
+                frames += block.shape[0]
+                peak = max(peak, float(np.abs(block).max(initial=0.0)))
+    except (sf.SoundFileError, RuntimeError, ValueError, OSError) as exc:
+        raise InputFileError(path, f"cannot decode audio ({_short(exc)})") from None
+    if frames == 0:
+        raise InputFileError(path, "contains no audio samples")
+    info = AudioInfo(str(path), int(meta.samplerate), int(meta.channels), frames, meta.format, meta.subtype)
+    header = wav_header_frames(path, info.channels, info.subtype) if meta.format == "WAV" else None
+    return AudioScan(info, header, peak)
 
 
 def read_audio_as_avsbench(path: "str | Path") -> tuple[np.ndarray, int]:

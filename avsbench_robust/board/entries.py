@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..schemas import load_schema
-from ..types import Condition
+from ..types import SCORED_CONDITIONS, Condition
 
 METADATA = "metadata.json"
 RESULTS = "results.json"
@@ -114,15 +114,11 @@ def scored_results_problems(doc: Any) -> list[str]:
             problems.append(f"{RESULTS}: missing '{key}'")
     conds = doc.get("conditions")
     if isinstance(conds, dict):
-        for c in (Condition.POSITIVE.value, *[n.value for n in _negatives()]):
+        for c in (n.value for n in SCORED_CONDITIONS):  # unseen is optional: scored only where built
             if not isinstance(conds.get(c), dict):
                 problems.append(f"{RESULTS}: conditions.{c} missing")
     problems += _numbers_problems(doc)
     return _dedupe(problems)
-
-
-def _negatives() -> tuple[Condition, ...]:
-    return tuple(c for c in Condition if c.is_negative)
 
 
 def _numbers_problems(doc: dict) -> list[str]:

@@ -323,7 +323,7 @@ def render_html(rows: list[BoardRow]) -> str:
         f"<style>{CSS}</style></head><body>\n"
         "<h1>AVSBench-Robust leaderboard</h1>\n"
         '<p class="lead">Audio-visual segmentation under positive and negative audio (silence, noise, off-screen '
-        "sound). Ranked by G-mIoU, the harmonic mean of positive-audio mIoU and 1 − negative-audio mIoU: a model "
+        "sound, unseen-class sound). Ranked by G-mIoU, the harmonic mean of positive-audio mIoU and 1 − negative-audio mIoU: a model "
         "must segment the sounding object and predict nothing when the sound does not belong to the clip. Click a "
         "column header to sort; <em>details</em> shows the negative-audio columns and how each number was "
         "obtained.</p>\n"

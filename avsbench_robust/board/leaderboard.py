@@ -25,7 +25,7 @@ CSV_COLUMNS = (
     "entry", "subset", "split", "dataset", "model", "variant", "backbone", "source", "protocol", "batch_size",
     "eval_size", "toolkit_version", "date", "g_miou", "g_f", "g_fpr", "g_miou_recomputed", "g_f_recomputed",
     "g_fpr_recomputed", "pos_miou", "pos_f", "neg_miou", "neg_f", "neg_fpr", "neg_scope", "fpr_silence",
-    "fpr_noise", "fpr_offscreen", "frames", "paper", "code", "command",
+    "fpr_noise", "fpr_offscreen", "fpr_unseen", "frames", "paper", "code", "command",
 )
 
 
@@ -51,8 +51,8 @@ def render_markdown(rows: list[BoardRow]) -> str:
         "",
         "Ranked by G-mIoU (higher is better). mIoU, F and G-mIoU/G-F in percent; FPR and G-FPR as fractions.",
         "`pos` = positive audio; `neg` = negative audio (lower mIoU/F/FPR is better) — for scored entries the",
-        "pooled negatives N (silence, noise, offscreen), for rows transcribed from the paper the single",
-        "'Unseen Audio' condition the paper prints. 'from columns' = G recomputed from the pos/neg columns;",
+        "pooled negatives N (silence, noise, offscreen, and unseen where scored), for rows transcribed from the",
+        "paper the single 'Unseen Audio' condition the paper prints (filed under `unseen`). 'from columns' = G recomputed from the pos/neg columns;",
         "the paper's printed G-values do not all follow from its printed columns (SPEC §5), so both are shown.",
         "Rows on the synthetic sanity set are checks of the toolkit, not comparable with AVSBench rows.",
         "",
@@ -76,7 +76,7 @@ def _csv_values(r: BoardRow) -> list:
         r.name, r.subset.value, r.split, r.dataset, r.model, r.variant, r.backbone, r.source, r.protocol,
         r.batch_size, r.eval_size, r.toolkit_version, r.date, r.g_miou, r.g_f, r.g_fpr, r.g_miou_recomputed,
         r.g_f_recomputed, r.g_fpr_recomputed, r.pos_miou, r.pos_f, r.neg_miou, r.neg_f, r.neg_fpr, r.neg_scope,
-        fpr.get("silence"), fpr.get("noise"), fpr.get("offscreen"), r.frames, r.paper_url, r.code_url, r.command,
+        fpr.get("silence"), fpr.get("noise"), fpr.get("offscreen"), fpr.get("unseen"), r.frames, r.paper_url, r.code_url, r.command,
     ]
 
 

@@ -6,11 +6,12 @@ The G-metrics were aggregated by hand by the authors (SPEC §5), so they are sto
 the board shows values recomputed from the printed columns beside them — neither is "corrected".
 
 The "Unseen Audio" columns of Table 1 are ONE negative condition, not the pooled negatives N:
-off-screen sound from classes outside AVSBench (the authors ship those clips as `unseen_audio/` in
-their repository: airplane, cow, thunderstorm, ...). We file them under our `offscreen` condition,
-the nearest of ours; our offscreen audio comes from other AVSBench clips instead, so the two are
-comparable in kind, not in value. The printed unseen FPR is in percent; the printed G-FPR is a
-fraction (the mean over the three negative conditions, so it differs from the unseen FPR).
+sound from classes outside AVSBench (the authors ship those recordings as `unseen_audio/` in their
+repository: airplane, cow, thunderstorm, ...). They are filed under our `unseen` condition, which
+`avsb-robust build --unseen-pool DIR` builds from such a pool (one recording per clip); our
+`offscreen` condition is another clip's AVSBench audio, a different test. The printed unseen FPR is
+in percent; the printed G-FPR is a fraction (the mean over the paper's negative conditions, so it
+differs from the unseen FPR).
 
 Run `python -m avsbench_robust.board.paper submissions/` to (re)write the entries; `avsb-robust ci`
 fails when the committed entries drift from this transcription.
@@ -30,7 +31,7 @@ PAPER_URL = "https://arxiv.org/abs/2502.00358"
 PAPER_CODE_URL = "https://github.com/jiali-home/AVSBench-Robust"
 PAPER_CITATION = "Li, Zhao, Huang, Guo, Tian. Do Audio-Visual Segmentation Models Truly Segment Sounding Objects? AAAI 2026"
 TRANSCRIBED_ON = "2026-11-26"
-UNSEEN_CONDITION = Condition.OFFSCREEN
+UNSEEN_CONDITION = Condition.UNSEEN
 PAPER_PREFIX = "paper-"
 
 # Printed columns of Table 1 in order, with the unit each is printed in.

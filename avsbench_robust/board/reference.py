@@ -24,7 +24,7 @@ from ..errors import AVSBRobustError, InputFileError, ValidationError
 from ..io_utils import atomic_write_bytes
 from ..predictions.loader import ClipSpec, clip_specs
 from ..provenance import portable_command
-from ..types import SCORED_CONDITIONS, Condition, Subset
+from ..types import OPTIONAL_CONDITIONS, SCORED_CONDITIONS, Condition, Subset
 from .ci import TOLERANCE
 from .entries import scored_results_problems
 from .rescore import compare_results, prediction_files, score_predictions
@@ -67,7 +67,8 @@ def reference_entry_files(pred: Path, results: dict, root: Path, *, model: str, 
     split = results["split"]
     index = load_index(root, subset, split)
     clips = clip_specs(index)
-    arrays = {c: read_prediction_arrays(pred, subset, clips, c) for c in SCORED_CONDITIONS}
+    optional = [c for c in OPTIONAL_CONDITIONS if (pred / c.value).is_dir()]  # unseen, where it was predicted
+    arrays = {c: read_prediction_arrays(pred, subset, clips, c) for c in (*SCORED_CONDITIONS, *optional)}
     fresh = score_predictions(index, subset, split, results["protocol"], results.get("batch_size"),
                               {c: (lambda a=a: iter(sorted(a.items()))) for c, a in arrays.items()}).to_dict()
     diffs = compare_results(results, fresh, TOLERANCE)

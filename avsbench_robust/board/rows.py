@@ -130,7 +130,8 @@ def row_from_entry(entry: Entry) -> BoardRow:
     else:
         neg = res.get("negative") or {}
         neg_miou, neg_f, neg_fpr = _num(neg.get("miou")), _num(neg.get("f_score")), _num(neg.get("fpr"))
-        scope = "pooled N (silence, noise, offscreen)"
+        pooled = [c.value for c in NEGATIVE_CONDITIONS if c.value in (res.get("conditions") or {})]
+        scope = f"pooled N ({', '.join(pooled or [c.value for c in NEGATIVE_CONDITIONS[:3]])})"
     fprs = tuple((c.value, _cond(res, c.value, "fpr")) for c in NEGATIVE_CONDITIONS)
     return BoardRow(
         name=entry.name, subset=Subset.parse(meta["subset"]), split=meta["split"], dataset=meta["dataset"],

@@ -4,8 +4,13 @@ Per clip and condition we take the mean and standard deviation of each log-mel b
 and fit an L2-regularised logistic regression, scored by k-fold cross-validation with a clip's
 positive and negative always in the same fold. Silence and noise are separable by content — that
 is what they are, not a leak. Offscreen audio is another clip's positive audio through the same
-front end, so it must sit near chance; the authors' pipeline (negatives through a different,
+front end, so it must sit at chance; the authors' pipeline (negatives through a different,
 z-scored front end) makes it separable, which `simulate_authors=True` reproduces approximately.
+
+The judgement is a stated test, two-sided: the pooled count of correct held-out decisions (2 per
+clip) against chance with an exact binomial test (H0: p = 0.5, alpha = 0.01). Above chance is a
+leak; below chance is a finding too (a systematically wrong classifier: something differs between
+the two sides), never "near chance". Fewer than MIN_CLIPS_TO_JUDGE clips get no verdict at all.
 """
 from __future__ import annotations
 
@@ -19,7 +24,11 @@ from ..errors import AVSBRobustError, InputFileError
 from ..types import Condition
 from .manifest import read_manifest
 
-MIN_CLIPS_TO_JUDGE = 10
+#: Below this many clips (2x decisions) no verdict is printed: with 20 clips, 40 decisions, the exact test
+#: at alpha 0.01 already needs >= 75 % (or <= 25 %) correct before it can call anything.
+MIN_CLIPS_TO_JUDGE = 20
+ALPHA = 0.01
+TEST_NAME = "exact two-sided binomial test vs chance 0.5 on pooled held-out decisions, alpha 0.01"
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,10 @@ class AuditRow:
     accuracy: float  # mean cross-validated accuracy, positive vs this condition
     accuracy_std: float
     verdict: str
+    correct: int = 0  # pooled held-out decisions that were right ...
+    decisions: int = 0  # ... out of this many (2 per clip)
+    p_value: float | None = None  # exact two-sided binomial vs 0.5
+    test: str = TEST_NAME
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -64,12 +77,18 @@ def predict_logistic(w: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def cv_accuracy(pos: np.ndarray, neg: np.ndarray, folds: int = 5, seed: int = 0) -> tuple[float, float, int]:
     """(mean, std, k) k-fold accuracy separating `neg` from `pos` rows; row i of both is the same clip (same fold)."""
+    mean, sd, k, _correct, _n = cv_decisions(pos, neg, folds, seed)
+    return mean, sd, k
+
+
+def cv_decisions(pos: np.ndarray, neg: np.ndarray, folds: int = 5, seed: int = 0) -> tuple[float, float, int, int, int]:
+    """`cv_accuracy` plus the pooled (correct, total) held-out decisions the significance test counts."""
     n = pos.shape[0]
     k = min(folds, n)
     if k < 2:
         raise AVSBRobustError(f"the audit needs at least 2 clips, got {n}")
     fold = np.random.default_rng(seed).permutation(n) % k
-    accs = []
+    accs, correct, total = [], 0, 0
     for f in range(k):
         tr, te = fold != f, fold == f
         x_tr = np.vstack([pos[tr], neg[tr]])
@@ -79,18 +98,38 @@ def cv_accuracy(pos: np.ndarray, neg: np.ndarray, folds: int = 5, seed: int = 0)
         w = fit_logistic((x_tr - mu) / sd, y_tr)
         x_te = (np.vstack([pos[te], neg[te]]) - mu) / sd
         y_te = np.r_[np.zeros(te.sum()), np.ones(te.sum())]
-        accs.append(float(np.mean(predict_logistic(w, x_te) == y_te)))
-    return float(np.mean(accs)), float(np.std(accs)), k
+        right = predict_logistic(w, x_te) == y_te
+        accs.append(float(np.mean(right)))
+        correct += int(right.sum())
+        total += int(right.size)
+    return float(np.mean(accs)), float(np.std(accs)), k, correct, total
 
 
-def verdict(condition: Condition, accuracy: float, clips: int) -> str:
+def binomial_p(correct: int, total: int) -> float:
+    """Exact two-sided binomial p-value of `correct` out of `total` under chance 0.5."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(correct, total, 0.5, alternative="two-sided").pvalue)
+
+
+def verdict(condition: Condition, accuracy: float, clips: int, p_value: float | None = None) -> str:
     if condition in (Condition.SILENCE, Condition.NOISE, Condition.FUSED):
         return "separable by content (expected: it sounds different, not a pipeline leak)"
     if clips < MIN_CLIPS_TO_JUDGE:
-        return f"too few clips to judge (< {MIN_CLIPS_TO_JUDGE})"
-    # Chance is 0.5; allow ~3 binomial standard errors of a test of 2*clips samples (at least 0.1).
-    margin = max(0.1, 3.0 * np.sqrt(0.25 / (2 * clips)))
-    return "near chance: no leak" if accuracy <= 0.5 + margin else "LEAK: offscreen is separable from positive"
+        return f"no verdict: too few clips to judge (< {MIN_CLIPS_TO_JUDGE})"
+    if p_value is None:
+        raise ValueError("a verdict on clips enough to judge needs the test's p-value")
+    if condition is Condition.UNSEEN:
+        prefix = "other classes' sound: "
+    else:
+        prefix = ""
+    if p_value >= ALPHA:
+        return f"{prefix}consistent with chance (p = {p_value:.3g}): no leak detected"
+    if accuracy > 0.5:
+        if condition is Condition.UNSEEN:
+            return f"{prefix}separable from positive (p = {p_value:.3g}): content or pipeline, check offscreen"
+        return f"LEAK: separable from positive (p = {p_value:.3g})"
+    return f"BELOW chance (p = {p_value:.3g}): systematically wrong, the two sides differ — investigate, not a pass"
 
 
 def zscore_per_clip(features: np.ndarray) -> np.ndarray:
@@ -126,14 +165,16 @@ def audit(out: str | Path, folds: int = 5, seed: int = 0, simulate_authors: bool
     for cond in Condition:
         if cond is Condition.POSITIVE or cond.value not in stats:
             continue
-        acc, sd, k = cv_accuracy(pos, stats[cond.value], folds, seed)
-        rows.append(AuditRow(cond.value, pos.shape[0], k, acc, sd, verdict(cond, acc, pos.shape[0])))
+        rows.append(_row(cond.value, cond, pos, stats[cond.value], folds, seed))
     if simulate_authors and Condition.OFFSCREEN.value in stats:
         neg = []
         for clip in manifest["clips"]:
             neg.append(clip_stats(zscore_per_clip(np.load(out / clip["outputs"]["offscreen"]["features"]))))
-        acc, sd, k = cv_accuracy(pos, np.stack(neg), folds, seed)
-        rows.append(AuditRow("offscreen (authors' pipeline, simulated)", pos.shape[0], k, acc, sd,
-                             "separable: negatives through another front end leak their label"
-                             if acc > 0.75 else "not separated in this simulation"))
+        rows.append(_row("offscreen (authors' pipeline, simulated)", Condition.OFFSCREEN, pos, np.stack(neg), folds, seed))
     return rows
+
+
+def _row(name: str, cond: Condition, pos: np.ndarray, neg: np.ndarray, folds: int, seed: int) -> AuditRow:
+    acc, sd, k, correct, total = cv_decisions(pos, neg, folds, seed)
+    p = binomial_p(correct, total)
+    return AuditRow(name, pos.shape[0], k, acc, sd, verdict(cond, acc, pos.shape[0], p), correct, total, p)

@@ -47,6 +47,9 @@ def consistency_problems(manifest: dict) -> list[str]:
                 problems.append(f"{name}: offscreen output has no source_video")
             elif (clip["split"], off["source_video"]) not in listed or off["source_video"] == clip["video"]:
                 problems.append(f"{name}: offscreen source {off['source_video']!r} is not another listed clip")
+        un = clip["outputs"].get("unseen")
+        if un is not None and "pool_file" not in un:
+            problems.append(f"{name}: unseen output has no pool_file")
         for out in clip["outputs"].values():
             for p in (out["wav"], out["features"], out.get("pkl")):
                 if p is None:

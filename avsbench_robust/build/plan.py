@@ -60,8 +60,13 @@ def plan_offscreen(
     seed: int,
     same_duration: bool = True,
     rng_factory: RngFactory | None = None,
+    eligible: np.ndarray | None = None,
 ) -> list[Pairing]:
-    """One Pairing per row of `clips` (columns split, video, category, objects, audio_seconds), same order."""
+    """One Pairing per row of `clips` (columns split, video, category, objects, audio_seconds), same order.
+
+    `eligible` (bool per row, default all) says which clips may be sources: silent or too short clips
+    are still built, but never lend their audio.
+    """
     subset = Subset.parse(subset)
     rng_factory = rng_factory or default_rng_factory(seed, subset)
     order = {m: i for i, m in enumerate(taxonomy.majors)}
@@ -71,6 +76,7 @@ def plan_offscreen(
     videos = clips["video"].astype(str).to_numpy()
     splits = clips["split"].astype(str).to_numpy()
     seconds = clips["audio_seconds"].astype(float).to_numpy() if same_duration else np.zeros(len(clips))
+    ok = np.ones(len(clips), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
 
     out: list[Pairing | None] = [None] * len(clips)
     for split in pd.unique(splits):
@@ -82,8 +88,14 @@ def plan_offscreen(
             )
         # Sorted by name once per split; every candidate list below is a filtered view of this order.
         by_name = in_split[np.argsort(videos[in_split], kind="stable")]
+        lenders = by_name[ok[by_name]]
+        if lenders.size == 0:
+            raise DatasetLayoutError(
+                f"split {split!r} of {subset.value.upper()} has no clip that can lend offscreen audio "
+                "(all silent or too short; see the warnings) — drop offscreen with --conditions"
+            )
         for i in in_split:
-            same = by_name[seconds[by_name] == seconds[i]]
+            same = lenders[seconds[lenders] == seconds[i]]
             if own[i]:
                 cand = same[(own[same] != 0) & ((own[same] & forbidden[i]) == 0)]
             else:
@@ -93,7 +105,11 @@ def plan_offscreen(
                 reason = ("objects unknown (no AVSS v1m metadata row)" if not own[i]
                           else "no clip of a compatible major category")
                 pool = same[same != i]
-                cand_fb = pool if pool.size else by_name[by_name != i]
+                cand_fb = pool if pool.size else lenders[lenders != i]
+                if cand_fb.size == 0:
+                    raise DatasetLayoutError(
+                        f"clip {videos[i]!r} ({split}) has no other clip that can lend offscreen audio (the others are "
+                        "digitally silent or shorter than the clip; see the warnings) — drop offscreen with --conditions")
                 j = cand_fb[int(rng_factory(split, videos[i]).integers(cand_fb.size))]
                 out[i] = Pairing(split, videos[i], videos[j], True, 0, reason)
             else:

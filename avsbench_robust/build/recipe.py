@@ -26,8 +26,14 @@ class ClipSpec:
 
 @dataclass(frozen=True)
 class WavSpec:
-    sample_rate: int
+    sample_rate: int | str  # Hz, or "source": the source recording's own rate and channels
     subtype: str  # "PCM_16" or "FLOAT"
+
+
+#: Conditions whose WAV is a recording (the clip's own, another clip's, a pool file): kept at its own rate
+#: and channels, PCM16, so AVSBench's reader (int16 / 32768, channel mean, resampy) gets our features from it.
+RECORDED = (Condition.POSITIVE, Condition.OFFSCREEN, Condition.UNSEEN)
+_DEFAULT_UNSEEN_WAV = {"sample_rate": "source", "subtype": "PCM_16"}
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,18 @@ def parse_recipe(doc: object, what: str = "recipe") -> Recipe:
         # VGGish examples are 0.96 s: more examples than the clip holds would be pure padding.
         if spec["examples"] > int(spec["seconds"] / 0.96 + 1e-9):
             problems.append(f"{name}: {spec['examples']} examples do not fit in {spec['seconds']} s")
+    doc["wav"] = {**doc["wav"]}
+    doc["wav"].setdefault("unseen", dict(_DEFAULT_UNSEEN_WAV))
     for cond, spec in doc["wav"].items():
-        # Clips are conformed to the VGGish rate; only the noise keeps its own (44.1 kHz per SPEC §2).
-        if cond != "noise" and spec["sample_rate"] != 16000:
-            problems.append(f"wav.{cond}.sample_rate must be 16000 (clips are stored at the VGGish rate)")
+        if Condition(cond) in RECORDED:
+            if spec != _DEFAULT_UNSEEN_WAV:
+                problems.append(f"wav.{cond} must be {{'sample_rate': 'source', 'subtype': 'PCM_16'}}: a recording is "
+                                "stored as AVSBench reads it, at its own rate")
+        elif cond != "noise" and spec["sample_rate"] != 16000:
+            # Made at the VGGish rate; only the noise keeps its own (44.1 kHz per SPEC §2).
+            problems.append(f"wav.{cond}.sample_rate must be 16000 (made at the VGGish rate)")
+        elif cond == "noise" and not isinstance(spec["sample_rate"], int):
+            problems.append("wav.noise.sample_rate must be a rate in Hz")
     if doc["wav"]["fused"]["subtype"] != "FLOAT":
         problems.append("wav.fused.subtype must be FLOAT: the mixture is stored unclipped")
     if problems:
@@ -77,7 +91,7 @@ def parse_recipe(doc: object, what: str = "recipe") -> Recipe:
         clip=_clip(doc["clip"]),
         by_label={k: _clip(v) for k, v in doc.get("by_label", {}).items()},
         conditions=tuple(Condition(c) for c in doc["conditions"]),
-        wav={Condition(k): WavSpec(int(v["sample_rate"]), str(v["subtype"])) for k, v in doc["wav"].items()},
+        wav={Condition(k): WavSpec(v["sample_rate"], str(v["subtype"])) for k, v in doc["wav"].items()},
         fused_snr_db=float(doc["fused"]["snr_db"]),
         fused_negative=Condition(doc["fused"]["negative"]),
         same_duration=bool(doc["offscreen"]["same_duration"]),

@@ -10,12 +10,12 @@ from typing import Any, Callable
 
 import click
 
+from ..errors import TORCH_HINT
 from ..types import Split, Subset
 
 SUBSET_CHOICE = click.Choice([s.value for s in Subset], case_sensitive=False)
 SPLIT_CHOICE = click.Choice([s.value for s in Split], case_sensitive=False)
 SPLIT_OR_ALL_CHOICE = click.Choice([s.value for s in Split] + ["all"], case_sensitive=False)
-TORCH_HINT = "pip install torch==2.13.0"
 
 
 class AliasedOption(click.Option):

@@ -20,7 +20,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("torch tensors need PyTorch: pip install 'avsbench-robust[torch]'") from exc
+        raise ImportError("torch tensors need PyTorch: pip install torch==2.13.0") from exc
     return torch
 
 

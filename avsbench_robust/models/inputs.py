@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ..errors import InputFileError
+from ..errors import AVSBRobustError, InputFileError
 from ..types import Condition, Subset
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -90,20 +90,31 @@ class FeatureSource:
     def _pairing(self) -> dict[tuple[str, str], str]:
         if self._pairs is None:
             from ..build.plan import plan_offscreen
+            from ..build.recipe import load_recipe
+            from ..build.run import partner_eligibility, probe_source
             from ..build.taxonomy import load_taxonomy
 
             table = pd.DataFrame([{"split": c.split, "video": c.video, "category": c.category, "objects": c.objects,
-                                   "audio_seconds": c.audio_seconds} for c in self.clips.values()])
-            pairs = plan_offscreen(table, self.subset, load_taxonomy(), self.seed)
+                                   "audio_seconds": c.audio_seconds, "label": c.label, "audio_path": c.audio_path}
+                                  for c in self.clips.values()])
+            # The build's partner rule (no silent or too-short lenders), so on-the-fly pairs are the build's.
+            probes = {c.audio_path: probe_source((c.audio_path, c.audio_seconds)) for c in self.clips.values()}
+            bad = [p for p, pr in probes.items() if not pr["ok"]]
+            if bad:
+                raise InputFileError(bad[0], probes[bad[0]]["problem"])
+            eligible, _ = partner_eligibility(table, probes, load_recipe(self.subset))
+            pairs = plan_offscreen(table, self.subset, load_taxonomy(), self.seed, eligible=eligible)
             self._pairs = {(p.split, p.video): p.source_video for p in pairs}
         return self._pairs
 
-    def _conformed(self, clip: Clip) -> np.ndarray:
+    def _conformed(self, clip: Clip):  # -> build.clip.Conformed
         from ..audio.wavio import read_audio
         from ..build.clip import conform
 
-        samples, sr, info = read_audio(clip.audio_path)
-        return conform(samples, sr, clip.audio_seconds, info.subtype).samples
+        # As the build does: only the clip's duration is read, and the positive keeps its rate and
+        # channels so its features are AVSBench's (condition_audio picks the right form per condition).
+        samples, sr, info = read_audio(clip.audio_path, max_seconds=clip.audio_seconds)
+        return conform(samples, sr, clip.audio_seconds, info.subtype)
 
     def _on_the_fly(self, clip: Clip, cond: Condition) -> np.ndarray:
         from ..audio.vggish import clip_features
@@ -139,6 +150,9 @@ class FeatureSource:
         key = (clip.split, clip.video, cond)
         if self._cache is not None and key in self._cache:
             return self._cache[key]
+        if cond is Condition.UNSEEN and self.build_out is None:
+            raise AVSBRobustError("unseen features exist only in a build: pass --build OUT, made with "
+                                  "`avsb-robust build --unseen-pool DIR`")
         arr = self._from_build(clip, cond) if self.build_out is not None else self._on_the_fly(clip, cond)
         if self._cache is not None:
             self._cache[key] = arr
