@@ -172,7 +172,7 @@ def table1_markdown(rows: list[BoardRow], added: tuple[AddedRow, ...] = ()) -> s
 def _added_note(added: tuple[AddedRow, ...]) -> str:
     unseen = sorted({a.unseen for a in added if a.unseen})
     text = ("Rows in italics were added with --add: scored by avsb-robust, printed with the paper's precision; "
-            "their G-metrics are over the pooled negatives N (silence, noise, offscreen)")
+            "their G-metrics are over the pooled negatives N (every negative condition scored)")
     if unseen:
         text += f", their 'Unseen Audio' columns show our {' / '.join(unseen)} condition"
     return text + "."
