@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +191,36 @@ def _unused_official_params(net: AVSNet) -> list[str]:
     return names
 
 
+def make_optimizer(net: AVSNet, tcfg: TrainConfig) -> tuple[torch.optim.Optimizer, list[torch.nn.Parameter]]:
+    """The original's optimizer over every trainable parameter (the never-run official ones frozen),
+    and the backbone parameters that a warm-up epoch keeps fixed."""
+    unused = set(_unused_official_params(net))
+    for n, p in net.named_parameters():
+        if n in unused:
+            p.requires_grad_(False)
+    backbone_params = [p for p in net.backbone().parameters() if p.requires_grad]
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if tcfg.optimizer == "adamw" else torch.optim.Adam
+    return opt_cls(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay), backbone_params
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor], mcfg: ModelConfig,
+               tcfg: TrainConfig, device: torch.device, frozen: Sequence[torch.nn.Parameter] = ()) -> dict[str, float]:
+    """One optimisation step on a collated batch; returns the loss parts. `frozen` parameters keep their
+    values (AVSegFormer's backbone warm-up: gradients dropped before the step, which keeps DDP in sync)."""
+    b = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    fmask = b["frame_mask"] if mcfg.semantic else None
+    with _autocast(device):
+        outp = model(b["frames"], b["audio"], fmask)
+    loss, parts = total_loss(mcfg, tcfg, outp, b["gt"], b["valid"] * b["frame_mask"], b["positive"], fmask)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for p in frozen:
+        p.grad = None
+    opt.step()
+    return parts
+
+
 def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, build_out: Path | None = None,
           weights_dir: Path | None = None, out: Path, device: str | None = None,
           progress: bool = True, log: Callable[[str], None] = print,
@@ -217,14 +247,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
 
     torch.manual_seed(tcfg.seed)
     net = build_model(mcfg, weights_dir, log=log if dist.main else (lambda s: None)).to(dev)
-    unused = set(_unused_official_params(net))
-    for n, p in net.named_parameters():
-        if n in unused:
-            p.requires_grad_(False)
-    backbone_params = [p for p in net.backbone().parameters() if p.requires_grad]
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt_cls = torch.optim.AdamW if tcfg.optimizer == "adamw" else torch.optim.Adam
-    opt = opt_cls(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    opt, backbone_params = make_optimizer(net, tcfg)
 
     meta = {"format": "avsb-robust-run/1", "toolkit_version": __version__, "model_config": to_dict(mcfg),
             "train_config": to_dict(tcfg), "seed": tcfg.seed, "git_revision": git_revision(),
@@ -267,17 +290,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{tcfg.epochs}", disable=not (progress and dist.main), leave=False)
         for batch in bar:
             b = collate([clip_arrays(train_clips[i], cond, features, mcfg.frames, mcfg.image_size) for i, cond in batch])
-            b = {k: v.to(dev, non_blocking=True) for k, v in b.items()}
-            fmask = b["frame_mask"] if mcfg.semantic else None
-            with _autocast(dev):
-                outp = model(b["frames"], b["audio"], fmask)
-            loss, parts = total_loss(mcfg, tcfg, outp, b["gt"], b["valid"] * b["frame_mask"], b["positive"], fmask)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if freeze:
-                for p in backbone_params:
-                    p.grad = None
-            opt.step()
+            parts = train_step(model, opt, b, mcfg, tcfg, dev, backbone_params if freeze else ())
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.set_postfix(loss=f"{parts['total']:.4f}")

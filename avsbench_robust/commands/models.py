@@ -46,7 +46,7 @@ NEG_CHOICES = [c.value for c in Condition if c.is_negative]
               help="Learning rate. Default: the original script's.")
 @click.option("--lambda-cgsl", type=click.FloatRange(min=0.0), default=None, help="lambda_1. Default: 1.0.")
 @click.option("--lambda-avm", type=click.FloatRange(min=0.0), default=None,
-              help="lambda_2. Default: the original's (TPAVI MS3: 0.5).")
+              help="TPAVI L_AVM weight. Default: the original's (TPAVI MS3 and AVSS 0.5, S4 0).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds initialisation and the negative-pair plan.")
 @device_option("cuda when available, else cpu")
 @progress_option()
