@@ -37,13 +37,39 @@ OPTIM_FILE = "optimizer.pt"
 
 
 # ---------------------------------------------------------------- pure planning
-def epoch_plan(n_clips: int, neg_ratio: float, neg_conditions: tuple[str, ...], seed: int, epoch: int) -> list[tuple[int, str]]:
-    """(clip index, condition) for one epoch, shuffled: round(neg_ratio * n) clips get a negative audio
-    (conditions taken in turn, e.g. silence/offscreen half each), the rest keep their own audio.
-    Deterministic in (seed, epoch)."""
+NEG_DRAW_SEED = 42  # the authors' dataset draws its negatives once, with random.seed(42), whatever the run seed
+NEG_SAMPLING = ("ours", "authors")
+
+
+def fixed_negatives(n_clips: int, neg_ratio: float, neg_conditions: tuple[str, ...],
+                    seed: int = NEG_DRAW_SEED) -> list[tuple[int, str]]:
+    """The authors' negatives: drawn once, so that they are `neg_ratio` of all training items when added to
+    one positive per clip (their S4: 10%, half off-screen, half silence). Conditions taken in turn."""
+    if not neg_conditions or neg_ratio <= 0:
+        return []
+    n_neg = round(neg_ratio * n_clips / (1.0 - neg_ratio))
+    rng = np.random.default_rng([seed, 0xA07])
+    picks = rng.choice(n_clips, n_neg, replace=n_neg > n_clips)
+    return [(int(i), neg_conditions[j % len(neg_conditions)]) for j, i in enumerate(picks)]
+
+
+def epoch_plan(n_clips: int, neg_ratio: float, neg_conditions: tuple[str, ...], seed: int, epoch: int,
+               sampling: str = "ours") -> list[tuple[int, str]]:
+    """(clip index, condition) for one epoch, shuffled. Deterministic in (seed, epoch).
+
+    "ours": round(neg_ratio * n) clips get a negative audio this epoch (conditions in turn, e.g.
+    silence/noise/offscreen), the rest keep their own audio. "authors": every clip with its own audio plus
+    the same `fixed_negatives` every epoch (their dataset: 2N items, 90% positives oversampled 1.8x, 10%
+    negatives; here N positives + N/9 negatives: the same proportion at half their epoch length).
+    """
     if not 0.0 <= neg_ratio < 1.0:
         raise ValidationError("training", [f"--neg-ratio must be in [0, 1), got {neg_ratio}"])
+    if sampling not in NEG_SAMPLING:
+        raise ValidationError("training", [f"negative sampling must be one of {', '.join(NEG_SAMPLING)}, got {sampling!r}"])
     rng = np.random.default_rng([seed, epoch, 0x5EED])
+    if sampling == "authors":
+        items = [(i, Condition.POSITIVE.value) for i in range(n_clips)] + fixed_negatives(n_clips, neg_ratio, neg_conditions)
+        return [items[int(k)] for k in rng.permutation(len(items))]
     n_neg = round(neg_ratio * n_clips) if neg_conditions else 0
     negs = rng.permutation(n_clips)[:n_neg]
     conds = [Condition.POSITIVE.value] * n_clips
@@ -283,7 +309,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
         # (toggling requires_grad would desynchronise DDP's reducer).
         freeze = epoch < tcfg.freeze_backbone_epochs
         net.train()
-        plan = epoch_plan(len(train_clips), tcfg.neg_ratio, tcfg.neg_conditions, tcfg.seed, epoch)
+        plan = epoch_plan(len(train_clips), tcfg.neg_ratio, tcfg.neg_conditions, tcfg.seed, epoch, tcfg.neg_sampling)
         batches = shard(plan, dist.rank, dist.world, tcfg.batch_clips)
         sums: dict[str, float] = {}
         t0 = time.perf_counter()

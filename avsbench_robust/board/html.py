@@ -292,7 +292,7 @@ def _section(subset: str, dataset: str, group: list[BoardRow]) -> str:
     ranked = [r for r in group if r.status != "self-reported"]
     self_reported = [r for r in group if r.status == "self-reported"]
     parts = [f'<section id="sec-{h(gid)}"><h2>{h(title)}</h2>']
-    if dataset == "synthetic":
+    if dataset.startswith("synthetic"):
         parts.append('<p class="note">Sanity and reference rows on the toolkit\'s embedded synthetic set: they check '
                      "the toolkit (a perfect audio-visual model, an audio-blind one, an empty one, small reference "
                      "models) and are not comparable with AVSBench rows.</p>")
@@ -312,7 +312,7 @@ def render_html(rows: list[BoardRow]) -> str:
            f"base-uri 'none'; form-action 'none'")
     groups = table_groups(rows)
     nav = " ".join(f'<a href="#sec-{h(s.value)}-{h(d)}">{h(SUBSET_TITLE[s.value])}'
-                   f'{" (synthetic)" if d == "synthetic" else ""}</a>' for (s, d), _ in groups)
+                   f'{" (" + d + ")" if d.startswith("synthetic") else ""}</a>' for (s, d), _ in groups)
     sections = [_section(s.value, d, g) for (s, d), g in groups]
     return (
         "<!DOCTYPE html>\n"

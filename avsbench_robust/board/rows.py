@@ -173,7 +173,7 @@ def sort_key(row: BoardRow) -> tuple:
 def table_groups(rows: list[BoardRow]) -> list[tuple[tuple[Subset, str], list[BoardRow]]]:
     """One table per subset and dataset (AVSBench rows first, then synthetic sanity rows), each sorted."""
     order = {s: i for i, s in enumerate(Subset)}
-    dorder = {"avsbench": 0, "synthetic": 1}
+    dorder = {"avsbench": 0, "synthetic": 1}  # other synthetic trees (synthetic-seedS-videosN) after these
     groups: dict[tuple[Subset, str], list[BoardRow]] = {}
     for row in rows:
         groups.setdefault((row.subset, row.dataset), []).append(row)

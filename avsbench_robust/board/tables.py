@@ -66,7 +66,7 @@ def added_row(results: dict, name: str, table: str, dataset: str) -> AddedRow:
                    "g_fpr": f"{glob['g_fpr']:.3f}", "pos_miou": f"{100 * pos['miou']:.1f}",
                    "pos_f": f"{100 * pos['f_score']:.1f}", "unseen_miou": f"{100 * neg['miou']:.2f}",
                    "unseen_f": f"{100 * neg['f_score']:.2f}", "unseen_fpr": f"{100 * neg['fpr']:.2f}"}
-    where = "synthetic set, not comparable" if dataset == "synthetic" else "scored"
+    where = "synthetic set, not comparable" if dataset.startswith("synthetic") else "scored"
     return AddedRow(subset, f"{name} ({where})", printed, unseen if table == "1" else None)
 
 

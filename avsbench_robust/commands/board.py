@@ -119,11 +119,9 @@ def ci_command(legacy_submissions: "Path | None", submissions: Path, leaderboard
     _require_folder(submissions)
 
     def root_for(dataset: str) -> Path | None:
-        if dataset == "synthetic":
-            from ..data.default import synthetic_root
+        from ..data.default import dataset_root
 
-            return synthetic_root()
-        return root
+        return dataset_root(dataset) if dataset.startswith("synthetic") else root
 
     report = run_ci(submissions, leaderboard_dir, root_for, rescore=not no_rescore)
     for line in report.skipped:

@@ -1,7 +1,9 @@
 """The embedded default dataset: a synthetic AVSBench tree generated once into a cache folder."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +13,6 @@ from ..io_utils import make_temp_dir
 from . import synthetic
 
 DEFAULT_SEED = 0
-CACHE_NAME = f"synthetic-v1-seed{DEFAULT_SEED}-videos{synthetic.DEFAULT_VIDEOS}"
 
 
 def home() -> Path:
@@ -22,15 +23,18 @@ def home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "avsbench-robust"
 
 
-def synthetic_root() -> Path:
-    """Path of the embedded synthetic dataset, generating it on first use (atomically: temp dir + rename)."""
-    target = home() / CACHE_NAME
+def synthetic_root(seed: int = DEFAULT_SEED, videos: int = synthetic.DEFAULT_VIDEOS, binary_only: bool = False) -> Path:
+    """Path of the embedded synthetic dataset (or of the seed/videos one a dataset name asks for, see
+    `dataset_root`), generating it on first use (atomically: temp dir + rename). `binary_only` writes
+    S4 and MS3 only (their clips are the same bytes either way), for the trees reference entries use."""
+    name = f"synthetic-v1-seed{seed}-videos{videos}" + ("-s4-ms3" if binary_only else "")
+    target = home() / name
     if (target / synthetic.MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(target.parent, f".{CACHE_NAME}.")
+    tmp = make_temp_dir(target.parent, f".{name}.")
     try:
-        synthetic.generate(tmp, "all", synthetic.DEFAULT_VIDEOS, DEFAULT_SEED)
+        synthetic.generate(tmp, ["s4", "ms3"] if binary_only else "all", videos, seed)
         try:
             os.replace(tmp, target)
         except OSError:
@@ -51,9 +55,36 @@ def resolve_root(root: "str | Path | None", announce: bool = True) -> Path:
     return path
 
 
+SYNTHETIC_DATASET = re.compile(r"synthetic(?:-seed(\d{1,6})-videos(\d{1,3}))?")
+
+
+def synthetic_dataset_name(seed: int, videos: int) -> str:
+    """The entry `dataset` of a synthetic tree: "synthetic" (the embedded default) or synthetic-seedS-videosN."""
+    return "synthetic" if (seed, videos) == (DEFAULT_SEED, synthetic.DEFAULT_VIDEOS) else f"synthetic-seed{seed}-videos{videos}"
+
+
+def dataset_root(dataset: str) -> Path | None:
+    """The generated tree a synthetic entry was scored on (same seed -> same bytes); None for other datasets.
+    Named trees are written with S4 and MS3 only (reference entries are binary), which keeps `ci` quick."""
+    m = SYNTHETIC_DATASET.fullmatch(dataset)
+    if m is None:
+        return None
+    if m.group(1) is None:
+        return synthetic_root()
+    return synthetic_root(int(m.group(1)), int(m.group(2)), binary_only=True)  # entries are S4/MS3 only
+
+
 def dataset_kind(root: "str | Path") -> str:
-    """'synthetic' for a tree written by the toolkit's generator (it leaves its marker file), else 'avsbench'."""
-    return "synthetic" if (Path(root) / synthetic.MARKER).is_file() else "avsbench"
+    """The entry `dataset` of a GT root: a tree written by the toolkit's generator (it leaves its marker file
+    with seed and videos) is `synthetic_dataset_name(seed, videos)`, anything else 'avsbench'."""
+    marker = Path(root) / synthetic.MARKER
+    if not marker.is_file():
+        return "avsbench"
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+        return synthetic_dataset_name(int(info["seed"]), int(info["videos"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return "synthetic"
 
 
 def recorded_root(value: "str | None") -> "Path | None":

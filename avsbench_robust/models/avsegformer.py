@@ -425,12 +425,15 @@ class AVSegFormer(nn.Module):
         backbone: nn.Module,
         vggish: nn.Module | None = None,
         cgsl: nn.Module | None = None,
+        cgsl_audio: str = "head",
     ) -> None:
         """backbone(frames) must return the 4 stage maps; vggish(log_mel [N,1,96,64]) -> [N,128].
 
         Without vggish the model only takes precomputed 128-d audio features (and its state dict lacks
-        `vggish.*`). cgsl(audio_feature [N,128], stage-4 map) -> [N] similarity; it is saved under `cgsl.`
-        after all original keys, so a model without it loads the original checkpoints strictly.
+        `vggish.*`). cgsl(audio, stage-4 map) -> [N] similarity, where audio is the projected audio token
+        the head consumes ([N, d_model]; cgsl_audio="head", the authors' coupling) or the 128-d VGGish
+        feature ("vggish", the earlier decoupled variant); it is saved under `cgsl.` after all original
+        keys, so a model without it loads the original checkpoints strictly.
         """
         super().__init__()
         self.cfg = cfg
@@ -439,6 +442,9 @@ class AVSegFormer(nn.Module):
         self.head = AVSegFormerHead(cfg)
         self.audio_proj = nn.Linear(cfg.audio_dim, cfg.embed_dim)
         self.cgsl = cgsl
+        if cgsl_audio not in ("head", "vggish"):
+            raise ValueError(f"cgsl_audio must be 'head' or 'vggish', not {cgsl_audio!r}")
+        self.cgsl_audio = cgsl_audio
         # never called by the forward: frozen so optimisers and DDP need not track them (same training)
         self.head.fpn.requires_grad_(False)
         self.head.attn_fc.requires_grad_(False)
@@ -492,7 +498,10 @@ class AVSegFormer(nn.Module):
             logits = F.interpolate(logits, size=frames.shape[-2:], mode="bilinear", align_corners=False)
         if flag is not None:
             logits, mask_feature = logits * flag, mask_feature * flag
-        similarity = None if self.cgsl is None else self.cgsl(audio_feature, visual_feature)
+        similarity = None
+        if self.cgsl is not None:
+            cgsl_in = audio_token.squeeze(1) if self.cgsl_audio == "head" else audio_feature
+            similarity = self.cgsl(cgsl_in, visual_feature)
         extra = {
             "mask_feature": mask_feature,
             "mix_logits": mask_feature.mean(1, keepdim=True),  # the original mix loss's logits [N, 1, H/4, W/4]
@@ -503,7 +512,8 @@ class AVSegFormer(nn.Module):
 
 
 def avsegformer_model(
-    backbone: str, subset: Subset | str, *, small: bool = False, cgsl: bool = False, embed_dim: int = 32
+    backbone: str, subset: Subset | str, *, small: bool = False, cgsl: bool = False, embed_dim: int = 32,
+    cgsl_audio: str = "head",
 ) -> AVSegFormer:
     """The published model (`small=False`; loads the original checkpoints strictly) or the CPU-sized one.
 
@@ -518,8 +528,8 @@ def avsegformer_model(
         cfg = avsegformer_config(subset, backbone)
     if cfg.in_channels != channels:
         raise ValueError(f"backbone {backbone} gives channels {channels}, config expects {cfg.in_channels}")
-    head_cgsl = CGSL(channels[-1], cfg.audio_dim) if cgsl else None
-    return AVSegFormer(cfg, net, vggish(small=small), head_cgsl)
+    head_cgsl = CGSL(channels[-1], cfg.embed_dim if cgsl_audio == "head" else cfg.audio_dim) if cgsl else None
+    return AVSegFormer(cfg, net, vggish(small=small), head_cgsl, cgsl_audio)
 
 
 def build_avsegformer(model_cfg: ModelConfig) -> AVSegFormer:
@@ -530,7 +540,8 @@ def build_avsegformer(model_cfg: ModelConfig) -> AVSegFormer:
     if model_cfg.model != "avsegformer":
         raise ValueError(f"not an AVSegFormer config: model={model_cfg.model!r}")
     return avsegformer_model(
-        model_cfg.backbone, model_cfg.subset, small=model_cfg.narrow, cgsl=model_cfg.cgsl, embed_dim=model_cfg.channel
+        model_cfg.backbone, model_cfg.subset, small=model_cfg.narrow, cgsl=model_cfg.cgsl, embed_dim=model_cfg.channel,
+        cgsl_audio=model_cfg.cgsl_audio,
     )
 
 

@@ -23,6 +23,9 @@ class ModelConfig:
     subset: str = "s4"
     size: str = "full"
     cgsl: bool = False
+    # CGSL audio input: "head" (authors' coupling) | "vggish" (earlier decoupled variant; the dataclass
+    # default only so that checkpoints written before the field existed rebuild as they were trained)
+    cgsl_audio: str = "vggish"
     num_classes: int = 1
     channel: int = 256  # decoder / TPAVI width (256 in the originals)
     image_size: int = 224
@@ -49,6 +52,9 @@ class TrainConfig:
     optimizer: str = "adam"
     neg_ratio: float = 0.1
     neg_conditions: tuple[str, ...] = (Condition.SILENCE.value, Condition.OFFSCREEN.value)
+    # "ours": negatives redrawn every epoch among the clips (a negative replaces that clip's positive);
+    # "authors": drawn once with a fixed seed, on top of every clip's positive (train.fixed_negatives)
+    neg_sampling: str = "ours"
     lambda_cgsl: float = 1.0  # lambda_1 in the paper's Eq. 9
     lambda_avm: float = 0.0  # TPAVI's L_AVM weight (original lambda_1: MS3 and AVSS 0.5, S4 off)
     avm_stages: tuple[int, ...] = (0, 1, 2, 3)
@@ -74,7 +80,7 @@ def model_config(model: str, backbone: str, subset: Subset | str, size: str = "f
     sub = Subset.parse(subset)
     small = size == "small"
     return ModelConfig(
-        model=model, backbone=backbone, subset=sub.value, size=size, cgsl=cgsl,
+        model=model, backbone=backbone, subset=sub.value, size=size, cgsl=cgsl, cgsl_audio="head",
         num_classes=71 if sub is Subset.AVSS else 1,
         channel=32 if small else 256,
         image_size=112 if small else 224,
