@@ -43,8 +43,9 @@ def test_submit_writes_an_entry_that_rescores(scored, synth_root, tmp_path, caps
     entry, problems = check_entry(entry_dir)
     assert problems == [] and entry is not None
     meta = entry.metadata
+    # the test tree is `synth --seed 0 --videos 2`: a named synthetic dataset, which ci regenerates to re-score
     assert (meta["source"], meta["dataset"], meta["subset"], meta["links"]["paper"]) == (
-        "scored", "synthetic", "s4", "https://example.org/paper")
+        "scored", "synthetic-seed0-videos2", "s4", "https://example.org/paper")
     assert sorted(meta["predictions"]) == ["noise", "offscreen", "positive", "silence"]
     with np.load(entry_dir / "predictions" / "positive.npz", allow_pickle=False) as npz:
         assert all(npz[k].dtype == np.uint8 for k in npz.files)  # 8-bit PNG probabilities packed losslessly
@@ -112,4 +113,5 @@ def test_ci_refuses_synthetic_results_relabelled_as_avsbench(scored, synth_root,
         f.unlink()
     (entry_dir / "predictions").rmdir()
     _, problems = check_entry(entry_dir)
-    assert any("scored on the 'synthetic' dataset but metadata.json says 'avsbench'" in p for p in problems)
+    assert any("scored on the 'synthetic-seed0-videos2' dataset but metadata.json says 'avsbench'" in p
+               for p in problems)
