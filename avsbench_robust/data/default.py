@@ -1,6 +1,7 @@
 """The embedded default dataset: a synthetic AVSBench tree generated once into a cache folder."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -71,3 +72,30 @@ def dataset_root(dataset: str) -> Path | None:
     if m.group(1) is None:
         return synthetic_root()
     return synthetic_root(int(m.group(1)), int(m.group(2)), binary_only=True)  # entries are S4/MS3 only
+
+
+def dataset_kind(root: "str | Path") -> str:
+    """The entry `dataset` of a GT root: a tree written by the toolkit's generator (it leaves its marker file
+    with seed and videos) is `synthetic_dataset_name(seed, videos)`, anything else 'avsbench'."""
+    marker = Path(root) / synthetic.MARKER
+    if not marker.is_file():
+        return "avsbench"
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+        return synthetic_dataset_name(int(info["seed"]), int(info["videos"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return "synthetic"
+
+
+def recorded_root(value: "str | None") -> "Path | None":
+    """The GT root a results document records (`provenance.gt_root`), when it names a folder here: a path
+    relative to the working directory, or `<synthetic>/NAME` under the toolkit's cache; None otherwise."""
+    if not value:
+        return None
+    if value.startswith("<synthetic>"):
+        path = home() / value[len("<synthetic>"):].lstrip("/")
+    elif value.startswith("<"):
+        return None  # recorded by folder name only
+    else:
+        path = Path(value)
+    return path.resolve() if path.is_dir() else None
