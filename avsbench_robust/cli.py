@@ -22,9 +22,11 @@ def _register() -> None:
     from .commands import build as build_cmds
     from .commands import data as data_cmds
     from .commands import models as models_cmds
+    from .commands import results as results_cmds
     from .commands import score as score_cmds
 
-    for command in (*data_cmds.COMMANDS, *board_cmds.COMMANDS, *build_cmds.COMMANDS, *models_cmds.COMMANDS, *score_cmds.COMMANDS,):
+    for command in (*data_cmds.COMMANDS, *board_cmds.COMMANDS, *build_cmds.COMMANDS, *models_cmds.COMMANDS, *score_cmds.COMMANDS,
+                    *results_cmds.COMMANDS):
         cli.add_command(command)
 
 

@@ -14,14 +14,15 @@ import numpy as np
 from .data.classes import AVSS_CLASSES
 from .errors import ValidationError
 from .metrics import aggregate as agg
+from .metrics import bootstrap as bs
 from .metrics import torch_ops
 from .metrics.binary import binary_frame_stats
 from .metrics.semantic import NUM_CLASSES, semantic_frame_stats
-from .results import PROTOCOLS, GlobalMetrics, Metrics, Results
+from .results import PROTOCOLS, GlobalMetrics, Metrics, PerVideo, Results
 from .safetext import safe_text
 from .types import NEGATIVE_CONDITIONS, Condition, Subset
 
-_STATE_FORMAT = 1
+_STATE_FORMAT = 2  # 2: precision and recall curve sums (p_sum, r_sum) added
 
 
 class Scorer:
@@ -40,6 +41,8 @@ class Scorer:
         split: str | None = None,
         video_order: Sequence[str] | None = None,
         logits: bool = False,
+        resamples: int = bs.DEFAULT_RESAMPLES,
+        seed: int = bs.DEFAULT_SEED,
     ) -> None:
         try:
             self.subset = Subset.parse(subset)
@@ -52,6 +55,10 @@ class Scorer:
             raise ValidationError("scorer", ["the official protocol needs a batch size (videos per batch)"])
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
             raise ValidationError("scorer", [f"batch size must be a positive integer, got {batch_size!r}"])
+        if not isinstance(resamples, (int, np.integer)) or resamples < 0:
+            raise ValidationError("scorer", [f"resamples must be a non-negative integer (0: no intervals), got {resamples!r}"])
+        self.resamples = int(resamples)
+        self.seed = int(seed)
         self.protocol = protocol
         self.batch_size = int(batch_size) if batch_size is not None and protocol == "official" else None
         self.split = split
@@ -70,17 +77,32 @@ class Scorer:
         pred: Any,
         gt: Any,
         *,
-        video: str,
-        category: str | None = None,
+        video: "str | Sequence[str]",
+        category: "str | Sequence[str | None] | None" = None,
         logits: bool | None = None,
-        real_frames: int | None = None,
+        real_frames: "int | Sequence[int | None] | None" = None,
+        append: bool = False,
     ) -> None:
-        """Score the frames of one clip (or part of one) under `condition`."""
+        """Score the frames of one clip `[T,H,W]` / `[H,W]`, or of a batch of clips `[B,T,H,W]` with one
+        video id per clip (and optionally one category / real_frames per clip), under `condition`.
+
+        A video already fed under this condition is an error (an eval loop run twice without
+        `reset()`); pass `append=True` to feed further frames of a clip on purpose.
+        """
+        if _ndim(pred) == 4:
+            self._update_batch(condition, pred, gt, video, category, logits, real_frames, append)
+            return
+        if not isinstance(video, str) and isinstance(video, Sequence):
+            raise ValidationError("update", [f"a list of {len(video)} video ids needs a batch [B,T,H,W], "
+                                             f"got shape {tuple(getattr(pred, 'shape', ()))}"])
         try:
             cond = Condition.parse(condition)
         except ValueError as exc:
             raise ValidationError(f"video {video}", [str(exc)]) from None
         video = str(video)
+        if not append and video in self._rows.get(cond, {}):
+            raise ValidationError(f"video {video}", [f"already fed under {cond.value}; call reset() between "
+                                                     f"evaluations, or pass append=True to add frames of a clip"])
         if self._order_pos is not None and video not in self._order_pos:
             raise ValidationError(f"video {video}", ["not in the scorer's video_order"])
         use_logits = self.logits if logits is None else logits
@@ -99,6 +121,29 @@ class Scorer:
             table[video] = {name: np.asarray(row[name], dtype=np.float64) for name in self._columns}
         if category is not None:
             self._category.setdefault(video, str(category))
+
+    def _update_batch(self, condition: Any, pred: Any, gt: Any, video: Any, category: Any, logits: "bool | None",
+                      real_frames: Any, append: bool) -> None:
+        b = int(pred.shape[0])
+        videos = [video] if isinstance(video, str) else list(video)
+        problems = []
+        if len(videos) != b:
+            problems.append(f"a batch of {b} clips needs {b} video ids, got {len(videos)}")
+        if tuple(getattr(gt, "shape", ())) != tuple(pred.shape):
+            problems.append(f"prediction shape {tuple(pred.shape)} differs from ground truth shape "
+                            f"{tuple(getattr(gt, 'shape', ()))}")
+        cats = [category] * b if category is None or isinstance(category, str) else list(category)
+        reals = [real_frames] * b if real_frames is None or isinstance(real_frames, (int, np.integer)) \
+            else list(real_frames)
+        if len(cats) != b or len(reals) != b:
+            problems.append(f"category and real_frames must be one value or one per clip ({b})")
+        if len(set(map(str, videos))) != len(videos):
+            problems.append("the batch names a video twice")
+        if problems:
+            raise ValidationError("update", problems)
+        for i in range(b):
+            self.update(condition, pred[i], gt[i], video=videos[i], category=cats[i], logits=logits,
+                        real_frames=reals[i], append=append)
 
     def _frame_stats(self, pred: Any, gt: Any, video: str, logits: bool) -> Any:
         where = f"video {video}"
@@ -281,19 +326,34 @@ class Scorer:
         return self
 
     # ------------------------------------------------------------------ results
-    def _table(self, cond: Condition, videos: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    def _table(self, cond: Condition, videos: Iterable[str] | None = None, keep_order: bool = False
+               ) -> dict[str, np.ndarray]:
         rows = self._rows.get(cond, {})
         names = list(rows) if videos is None else [v for v in videos if v in rows]
-        if self._order_pos is not None:
+        if self._order_pos is not None and not keep_order:
             names.sort(key=self._order_pos.__getitem__)
         if not names:
             return agg.empty_table(self._columns)
         return {name: np.stack([rows[v][name] for v in names]) for name in self._columns}
 
-    def compute(self, sync: bool = True) -> Results:
-        """Aggregate everything fed so far (all ranks' data when torch.distributed is running)."""
+    def compute(self, sync: bool = True, require_global: bool = True) -> Results:
+        """Aggregate everything fed so far (all ranks' data when torch.distributed is running).
+
+        Global metrics need the positive condition and at least one negative one; without them this
+        raises (say `require_global=False` for a partial result whose `global_` is None).
+        """
         scorer = copy.deepcopy(self).sync() if sync and _distributed() is not None else self
-        return scorer._compute()
+        results = scorer._compute()
+        if require_global and results.global_ is None:
+            fed = ", ".join(c.value for c in results.conditions)
+            raise ValidationError("scorer", [f"global metrics need positive and at least one negative condition "
+                                              f"(silence, noise, offscreen); fed: {fed}. Use "
+                                              f"compute(require_global=False) for per-condition results only"])
+        return results
+
+    def compute_flat(self, prefix: str = "", sync: bool = True) -> dict[str, float]:
+        """`compute()` as a flat dict of floats for a logger, e.g. `self.log_dict(scorer.compute_flat("val/"))`."""
+        return self.compute(sync=sync, require_global=False).flat(prefix)
 
     def _compute(self) -> Results:
         present = [c for c in Condition if self._rows.get(c)]
@@ -301,13 +361,18 @@ class Scorer:
             raise ValidationError("scorer", ["no frames were scored"])
         tables = {c: self._table(c) for c in present}
         negatives = [c for c in NEGATIVE_CONDITIONS if c in tables]
+        curves = None
         if self.subset.is_semantic:
-            conditions = {c: _metrics(agg.aggregate_semantic([tables[c]]).overall) for c in present}
-            negative = (_metrics(agg.aggregate_semantic([tables[c] for c in negatives]).overall)
+            over = "present" if self.protocol == "canonical" else "all"
+            conditions = {c: _metrics(agg.aggregate_semantic([tables[c]], over).overall) for c in present}
+            negative = (_metrics(agg.aggregate_semantic([tables[c] for c in negatives], over).overall)
                         if negatives else None)
-            breakdown = {c: _class_breakdown(agg.aggregate_semantic([tables[c]])) for c in present}
+            breakdown = {c: _class_breakdown(agg.aggregate_semantic([tables[c]], over)) for c in present}
             kind = "class"
         else:
+            curves = {c.value: _curves([tables[c]]) for c in present}
+            if negatives:
+                curves["negative"] = _curves([tables[c] for c in negatives])
             conditions = {c: _metrics(agg.aggregate_binary([tables[c]], self.batch_size)) for c in present}
             negative = (_metrics(agg.aggregate_binary([tables[c] for c in negatives], self.batch_size))
                         if negatives else None)
@@ -317,9 +382,29 @@ class Scorer:
         if positive is not None and negative is not None:
             glob = GlobalMetrics(agg.g_metric(positive.miou, negative.miou),
                                  agg.g_metric(positive.f_score, negative.f_score), negative.fpr)
+        names = {c: self._video_names(c) for c in present}
+        if self.protocol == "canonical" and self._order_pos is None:  # rows by name: same JSON whatever the feed order
+            names = {c: sorted(v) for c, v in names.items()}
+        per_video = PerVideo.from_tables("semantic" if self.subset.is_semantic else "binary", names,
+                                         {c: self._table(c, names[c], keep_order=True) for c in present},
+                                         self._category)
+        intervals = None
+        if self.resamples:
+            from .intervals import bootstrap_intervals
+
+            intervals = bootstrap_intervals(per_video, self.subset, self.protocol, self.batch_size,
+                                            resamples=self.resamples, seed=self.seed)
         return Results(subset=self.subset, protocol=self.protocol, batch_size=self.batch_size,
                        conditions=conditions, negative=negative, global_=glob, breakdown=breakdown,
-                       breakdown_kind=kind, split=self.split)
+                       breakdown_kind=kind, split=self.split, curves=curves, intervals=intervals,
+                       per_video=per_video)
+
+    def _video_names(self, cond: Condition) -> list[str]:
+        """Row order of `_table(cond)`."""
+        names = list(self._rows.get(cond, {}))
+        if self._order_pos is not None:
+            names.sort(key=self._order_pos.__getitem__)
+        return names
 
     def _category_breakdown(self, present: list[Condition]) -> tuple[dict, str]:
         """Per S4 category, per-frame (canonical) means whatever the protocol: batches span categories."""
@@ -337,6 +422,14 @@ class Scorer:
                     per[cat] = _metrics(agg.aggregate_binary([table], None)).to_dict()
             out[cond] = per
         return out, "category"
+
+
+def _ndim(x: Any) -> int:
+    return len(getattr(x, "shape", np.shape(x)))
+
+
+def _curves(tables: list[dict[str, np.ndarray]]) -> dict[str, list[float]]:
+    return {k: v.tolist() for k, v in agg.mean_curves(tables).items()}
 
 
 def _metrics(a: agg.Aggregate) -> Metrics:

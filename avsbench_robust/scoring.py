@@ -115,7 +115,7 @@ def score(
     resized to each GT mask. `missing="empty"` fills absent frames with empty masks and counts them.
     """
     from .data.avsbench import load_index
-    from .data.default import resolve_root
+    from .data.default import dataset_kind, resolve_root
     from .scorer import Scorer
 
     try:
@@ -181,6 +181,7 @@ def score(
         "pred_digest": folder_digest(digests),
         "pred_files": len(digests),
         "gt_root": portable_path(root_path),
+        "dataset": dataset_kind(root_path),
         "path_base": PATH_BASE,
         "layouts": {c.value: (str(cp.layout) if cp.layout else "absent") for c, cp in plan.conditions.items()},
         "eval_size": None if size is None else list(size),

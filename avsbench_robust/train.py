@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,13 +37,39 @@ OPTIM_FILE = "optimizer.pt"
 
 
 # ---------------------------------------------------------------- pure planning
-def epoch_plan(n_clips: int, neg_ratio: float, neg_conditions: tuple[str, ...], seed: int, epoch: int) -> list[tuple[int, str]]:
-    """(clip index, condition) for one epoch, shuffled: round(neg_ratio * n) clips get a negative audio
-    (conditions taken in turn, e.g. silence/offscreen half each), the rest keep their own audio.
-    Deterministic in (seed, epoch)."""
+NEG_DRAW_SEED = 42  # the authors' dataset draws its negatives once, with random.seed(42), whatever the run seed
+NEG_SAMPLING = ("ours", "authors")
+
+
+def fixed_negatives(n_clips: int, neg_ratio: float, neg_conditions: tuple[str, ...],
+                    seed: int = NEG_DRAW_SEED) -> list[tuple[int, str]]:
+    """The authors' negatives: drawn once, so that they are `neg_ratio` of all training items when added to
+    one positive per clip (their S4: 10%, half off-screen, half silence). Conditions taken in turn."""
+    if not neg_conditions or neg_ratio <= 0:
+        return []
+    n_neg = round(neg_ratio * n_clips / (1.0 - neg_ratio))
+    rng = np.random.default_rng([seed, 0xA07])
+    picks = rng.choice(n_clips, n_neg, replace=n_neg > n_clips)
+    return [(int(i), neg_conditions[j % len(neg_conditions)]) for j, i in enumerate(picks)]
+
+
+def epoch_plan(n_clips: int, neg_ratio: float, neg_conditions: tuple[str, ...], seed: int, epoch: int,
+               sampling: str = "ours") -> list[tuple[int, str]]:
+    """(clip index, condition) for one epoch, shuffled. Deterministic in (seed, epoch).
+
+    "ours": round(neg_ratio * n) clips get a negative audio this epoch (conditions in turn, e.g.
+    silence/noise/offscreen), the rest keep their own audio. "authors": every clip with its own audio plus
+    the same `fixed_negatives` every epoch (their dataset: 2N items, 90% positives oversampled 1.8x, 10%
+    negatives; here N positives + N/9 negatives: the same proportion at half their epoch length).
+    """
     if not 0.0 <= neg_ratio < 1.0:
         raise ValidationError("training", [f"--neg-ratio must be in [0, 1), got {neg_ratio}"])
+    if sampling not in NEG_SAMPLING:
+        raise ValidationError("training", [f"negative sampling must be one of {', '.join(NEG_SAMPLING)}, got {sampling!r}"])
     rng = np.random.default_rng([seed, epoch, 0x5EED])
+    if sampling == "authors":
+        items = [(i, Condition.POSITIVE.value) for i in range(n_clips)] + fixed_negatives(n_clips, neg_ratio, neg_conditions)
+        return [items[int(k)] for k in rng.permutation(len(items))]
     n_neg = round(neg_ratio * n_clips) if neg_conditions else 0
     negs = rng.permutation(n_clips)[:n_neg]
     conds = [Condition.POSITIVE.value] * n_clips
@@ -191,6 +217,36 @@ def _unused_official_params(net: AVSNet) -> list[str]:
     return names
 
 
+def make_optimizer(net: AVSNet, tcfg: TrainConfig) -> tuple[torch.optim.Optimizer, list[torch.nn.Parameter]]:
+    """The original's optimizer over every trainable parameter (the never-run official ones frozen),
+    and the backbone parameters that a warm-up epoch keeps fixed."""
+    unused = set(_unused_official_params(net))
+    for n, p in net.named_parameters():
+        if n in unused:
+            p.requires_grad_(False)
+    backbone_params = [p for p in net.backbone().parameters() if p.requires_grad]
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if tcfg.optimizer == "adamw" else torch.optim.Adam
+    return opt_cls(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay), backbone_params
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor], mcfg: ModelConfig,
+               tcfg: TrainConfig, device: torch.device, frozen: Sequence[torch.nn.Parameter] = ()) -> dict[str, float]:
+    """One optimisation step on a collated batch; returns the loss parts. `frozen` parameters keep their
+    values (AVSegFormer's backbone warm-up: gradients dropped before the step, which keeps DDP in sync)."""
+    b = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    fmask = b["frame_mask"] if mcfg.semantic else None
+    with _autocast(device):
+        outp = model(b["frames"], b["audio"], fmask)
+    loss, parts = total_loss(mcfg, tcfg, outp, b["gt"], b["valid"] * b["frame_mask"], b["positive"], fmask)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for p in frozen:
+        p.grad = None
+    opt.step()
+    return parts
+
+
 def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, build_out: Path | None = None,
           weights_dir: Path | None = None, out: Path, device: str | None = None,
           progress: bool = True, log: Callable[[str], None] = print,
@@ -217,14 +273,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
 
     torch.manual_seed(tcfg.seed)
     net = build_model(mcfg, weights_dir, log=log if dist.main else (lambda s: None)).to(dev)
-    unused = set(_unused_official_params(net))
-    for n, p in net.named_parameters():
-        if n in unused:
-            p.requires_grad_(False)
-    backbone_params = [p for p in net.backbone().parameters() if p.requires_grad]
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt_cls = torch.optim.AdamW if tcfg.optimizer == "adamw" else torch.optim.Adam
-    opt = opt_cls(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    opt, backbone_params = make_optimizer(net, tcfg)
 
     meta = {"format": "avsb-robust-run/1", "toolkit_version": __version__, "model_config": to_dict(mcfg),
             "train_config": to_dict(tcfg), "seed": tcfg.seed, "git_revision": git_revision(),
@@ -260,24 +309,14 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
         # (toggling requires_grad would desynchronise DDP's reducer).
         freeze = epoch < tcfg.freeze_backbone_epochs
         net.train()
-        plan = epoch_plan(len(train_clips), tcfg.neg_ratio, tcfg.neg_conditions, tcfg.seed, epoch)
+        plan = epoch_plan(len(train_clips), tcfg.neg_ratio, tcfg.neg_conditions, tcfg.seed, epoch, tcfg.neg_sampling)
         batches = shard(plan, dist.rank, dist.world, tcfg.batch_clips)
         sums: dict[str, float] = {}
         t0 = time.perf_counter()
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{tcfg.epochs}", disable=not (progress and dist.main), leave=False)
         for batch in bar:
             b = collate([clip_arrays(train_clips[i], cond, features, mcfg.frames, mcfg.image_size) for i, cond in batch])
-            b = {k: v.to(dev, non_blocking=True) for k, v in b.items()}
-            fmask = b["frame_mask"] if mcfg.semantic else None
-            with _autocast(dev):
-                outp = model(b["frames"], b["audio"], fmask)
-            loss, parts = total_loss(mcfg, tcfg, outp, b["gt"], b["valid"] * b["frame_mask"], b["positive"], fmask)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if freeze:
-                for p in backbone_params:
-                    p.grad = None
-            opt.step()
+            parts = train_step(model, opt, b, mcfg, tcfg, dev, backbone_params if freeze else ())
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.set_postfix(loss=f"{parts['total']:.4f}")

@@ -13,7 +13,8 @@ import time
 
 import torch
 
-from avsbench_robust.models.avsegformer import avsegformer_loss, avsegformer_model
+from avsbench_robust.models.avsegformer import avsegformer_model
+from avsbench_robust.models.losses import avsegformer_seg_loss
 
 
 def _sync(device: torch.device) -> None:
@@ -50,7 +51,7 @@ def bench(args: argparse.Namespace, size: int, dtype: str) -> tuple[float, float
         if semantic:
             target = torch.randint(0, 71, (n, size, size), device=device)
         else:
-            target = (torch.rand(n, size, size, device=device) > 0.5).float()
+            target = (torch.rand(n, 1, size, size, device=device) > 0.5).float()
         return frames, audio, target
 
     frames, audio, _ = batch(args.infer_batch)
@@ -70,7 +71,8 @@ def bench(args: argparse.Namespace, size: int, dtype: str) -> tuple[float, float
     def step() -> None:
         with autocast:
             out = model(tframes, taudio)
-            loss, _ = avsegformer_loss(out.logits, out.extra["mask_feature"], target, semantic=semantic)
+            seg, mix = avsegformer_seg_loss(out, target, torch.ones(target.shape[0], device=device), semantic, 0.1)
+            loss = seg + mix
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

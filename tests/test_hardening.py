@@ -497,12 +497,12 @@ def test_interrupted_synth_is_redone(tmp_path, capsys, monkeypatch) -> None:
 
 def test_killed_cache_generation_is_cleaned_up(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("AVSB_ROBUST_HOME", str(tmp_path / "home"))
-    stale = tmp_path / "home" / f".{default_data.CACHE_NAME}.abc123"
+    name = "synthetic-v1-seed0-videos1-s4-ms3"
+    stale = tmp_path / "home" / f".{name}.abc123"
     (stale / "Single-source").mkdir(parents=True)  # what a kill -9 during the first run leaves
-    monkeypatch.setattr(synthetic, "DEFAULT_VIDEOS", 1)
-    root = default_data.synthetic_root()
-    assert (root / synthetic.MARKER).is_file()
-    assert not stale.exists() and default_data.stale_temps(tmp_path / "home") == []
+    root = default_data.synthetic_root(videos=1, binary_only=True)
+    assert root.name == name and (root / synthetic.MARKER).is_file()
+    assert not stale.exists() and default_data.stale_temps(tmp_path / "home", name) == []
 
 
 def test_baselines_with_a_bad_root_leave_nothing(synth_root, tmp_path, capsys) -> None:

@@ -10,17 +10,26 @@ import torch.nn.functional as F
 
 from avsbench_robust.errors import InputFileError
 from avsbench_robust.models.avsegformer import (
-    avsegformer_loss,
     avsegformer_model,
     build_avsegformer,
-    dice_loss,
     load_avsegformer_checkpoint,
     sine_position_embedding,
 )
 from avsbench_robust.models.cgsl import cgsl_loss
 from avsbench_robust.models.configs import model_config
+from avsbench_robust.models.losses import avsegformer_seg_loss, dice_loss
+from avsbench_robust.models.tpavi import AVSOutput
 
 SIZE = 112
+
+
+def avsegformer_loss(out: AVSOutput, target, weight=None, semantic: bool = False):
+    """The training loss (models.losses) with this file's target layout: [N,H,W] binary or class map."""
+    n = target.shape[0]
+    weight = torch.ones(n) if weight is None else weight
+    gt = target.long() if semantic else target.float().unsqueeze(1)
+    seg, mix = avsegformer_seg_loss(out, gt, weight, semantic, 0.1)
+    return seg + mix, {"seg": seg, "mix": mix}
 
 
 def _inputs(n: int, seed: int = 0, size: int = SIZE):
@@ -95,7 +104,7 @@ def _train_steps(model, frames, audio, target, weight, semantic: bool, steps: in
     positive = torch.ones(frames.shape[0])
     for _ in range(steps):
         out = model(frames, audio)
-        loss, parts = avsegformer_loss(out.logits, out.extra["mask_feature"], target, weight, semantic=semantic)
+        loss, parts = avsegformer_loss(out, target, weight, semantic=semantic)
         assert set(parts) == {"seg", "mix"}
         if out.similarity is not None:
             loss = loss + cgsl_loss(out.similarity, positive)
@@ -117,7 +126,7 @@ def test_backward_step_trains_head_backbone_and_cgsl_not_vggish() -> None:
     vgg_before = [p.clone() for p in model.vggish.parameters()]
     fpn_before = [p.clone() for p in model.head.fpn.parameters()]
     out = model(frames, audio)
-    loss, _ = avsegformer_loss(out.logits, out.extra["mask_feature"], target, weight)
+    loss, _ = avsegformer_loss(out, target, weight)
     (loss + cgsl_loss(out.similarity, torch.ones(5))).backward()
     for name in ("head.fc.4.weight", "head.transformer.encoder.layers.0.self_attn.sampling_offsets.weight",
                  "head.query_generator.layers.0.cross_attn.in_proj_weight", "audio_proj.weight",
@@ -151,7 +160,7 @@ def test_bf16_autocast_forward_backward() -> None:
         ref = model.eval()(frames, audio).logits
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model.train()(frames, audio)
-        loss, _ = avsegformer_loss(out.logits, out.extra["mask_feature"], torch.zeros(2, 64, 64))
+        loss, _ = avsegformer_loss(out, torch.zeros(2, 64, 64))
     (loss + out.similarity.sum()).backward()
     assert torch.isfinite(model.head.transformer.encoder.layers[0].self_attn.sampling_offsets.weight.grad).all()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
@@ -228,15 +237,19 @@ def test_checkpoint_loading_strips_module_prefix_and_reports_mismatches(tmp_path
 # ----- losses ---------------------------------------------------------------------------------------------
 
 
+def _out(logits, feat) -> AVSOutput:
+    return AVSOutput(logits=logits, extra={"mix_logits": feat.mean(1, keepdim=True)})
+
+
 def test_dice_matches_formula_and_is_flat_on_empty_gt() -> None:
-    prob = torch.tensor([[0.2, 0.9, 0.5, 0.0]])
+    prob = torch.tensor([[0.2, 0.9, 0.5, 1e-12]], dtype=torch.float64)
     gt = torch.tensor([[0.0, 1.0, 1.0, 0.0]])
     a, b, c = 0.9 + 0.5, 0.04 + 0.81 + 0.25 + 0.001, 2 + 0.001
-    assert dice_loss(prob, gt, torch.ones(1)).item() == pytest.approx(1 - 2 * a / (b + c))
-    p = torch.rand(2, 16, requires_grad=True)
+    assert dice_loss(torch.logit(prob), gt, torch.ones(1)).item() == pytest.approx(1 - 2 * a / (b + c))
+    p = torch.randn(2, 16, requires_grad=True)
     loss = dice_loss(p, torch.zeros(2, 16), torch.ones(2))
     loss.backward()
-    assert loss.item() == 1.0 and p.grad.abs().max() == 0  # empty GT: no signal from Dice
+    assert loss.item() == 1.0 and p.grad.abs().max() == 0  # empty GT: no signal from Dice (as the original)
 
 
 def test_binary_loss_equals_original_first_frame_selection() -> None:
@@ -247,7 +260,7 @@ def test_binary_loss_equals_original_first_frame_selection() -> None:
     gt = (torch.rand(10, 16, 16) > 0.6).float()
     weight = torch.zeros(10)
     weight[[0, 5]] = 1
-    total, parts = avsegformer_loss(logits, feat, gt, weight)
+    total, parts = avsegformer_loss(_out(logits, feat), gt, weight)
     sel = torch.tensor([0, 5])
 
     def dice(p, g):
@@ -258,27 +271,22 @@ def test_binary_loss_equals_original_first_frame_selection() -> None:
     mix = dice(F.interpolate(feat.mean(1, keepdim=True), size=(16, 16), mode="bilinear")[sel].sigmoid(), gt[sel])
     assert total.item() == pytest.approx((seg + 0.1 * mix).item(), rel=1e-6)
     assert parts["seg"].item() == pytest.approx(seg.item(), rel=1e-6)
-    bce_total, _ = avsegformer_loss(logits, feat, gt, weight, loss_type="bce")
-    ref_bce = F.binary_cross_entropy(logits[sel].sigmoid(), gt[sel, None])
-    assert bce_total.item() > ref_bce.item()  # bce seg term + a positive mix term
-    with pytest.raises(ValueError, match="loss_type"):
-        avsegformer_loss(logits, feat, gt, weight, loss_type="focal")
 
 
 def test_semantic_loss_matches_original_avss() -> None:
+    """AVSS: cross-entropy + 0.1 x Dice(mix, GT > 0), GT-frame weighted; a non-background GT must not crash
+    (the old one-hot mix path raised on it)."""
     torch.manual_seed(0)
     logits = torch.randn(4, 71, 8, 8)
     feat = torch.randn(4, 8, 2, 2)
     gt = torch.randint(0, 71, (4, 8, 8))
     flag = torch.tensor([1.0, 1.0, 0.0, 1.0])
-    total, _ = avsegformer_loss(logits, feat, gt, flag, semantic=True)
+    total, _ = avsegformer_loss(_out(logits, feat), gt, flag, semantic=True)
     ce = (F.cross_entropy(logits, gt, reduction="none").mean((-1, -2)) * flag).sum() / flag.sum()
     m = F.interpolate(feat.mean(1, keepdim=True), size=(8, 8), mode="bilinear").sigmoid().flatten(1)
     g = (gt > 0).float().flatten(1)
     mix = ((1 - 2 * (m * g).sum(-1) / ((m * m).sum(-1) + 0.001 + g.sum(-1) + 0.001)) * flag).sum() / flag.sum()
     assert total.item() == pytest.approx((ce + 0.1 * mix).item(), rel=1e-6)
-    with pytest.raises(ValueError, match="does not match"):
-        avsegformer_loss(logits, feat, gt[:, :4], flag, semantic=True)
 
 
 # ----- pure helpers ---------------------------------------------------------------------------------------

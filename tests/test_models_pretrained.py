@@ -107,3 +107,13 @@ def test_build_model_loads_and_freezes_vggish(tmp_path: Path) -> None:
     assert not any(p.requires_grad for p in net.audio_extractor.parameters())
     assert net.audio_extractor.embeddings[4].bias[0].item() == len(spec["state_dict"])
     assert all(p.requires_grad for p in net.model.parameters())
+
+
+def test_small_config_skips_full_size_files_with_a_note(tmp_path: Path) -> None:
+    """The released (full-size) VGGish does not fit the small VGGish: skipped, the small one trains."""
+    spec = json.loads((SPEC_DIR / "vggish.json").read_text())
+    torch.save(_traced(spec["state_dict"]), tmp_path / VGGISH_FILE)
+    logs: list[str] = []
+    net = build_model(model_config("tpavi", "resnet50", "s4", size="small"), tmp_path, log=logs.append)
+    assert any("not used" in s and VGGISH_FILE in s for s in logs)
+    assert all(p.requires_grad for p in net.audio_extractor.parameters())

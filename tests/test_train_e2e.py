@@ -107,3 +107,20 @@ def test_predict_rejects_bad_options(tmp_path: Path) -> None:
 
     with pytest.raises(InputFileError, match="checkpoint.json"):
         predict(tmp_path / "nope", tmp_path / "pred", progress=False)
+
+
+def test_authors_negatives_are_drawn_once_on_top_of_every_positive() -> None:
+    """Their S4 dataset: 10% negatives, half off-screen half silence, the same draw every epoch and run seed."""
+    from avsbench_robust.train import fixed_negatives
+
+    negs = fixed_negatives(90, 0.1, ("offscreen", "silence"))
+    assert len(negs) == 10 and [c for _, c in negs].count("offscreen") == 5
+    assert negs == fixed_negatives(90, 0.1, ("offscreen", "silence"))
+    plans = [epoch_plan(90, 0.1, ("offscreen", "silence"), seed=s, epoch=e, sampling="authors") for s, e in ((0, 0), (0, 1), (7, 0))]
+    for plan in plans:
+        assert len(plan) == 100 and sorted(i for i, c in plan if c == "positive") == list(range(90))
+        assert sorted(p for p in plan if p[1] != "positive") == sorted(negs)
+    assert plans[0] != plans[1]  # order reshuffled each epoch
+    assert fixed_negatives(90, 0.0, ("silence",)) == []
+    with pytest.raises(ValidationError, match="sampling"):
+        epoch_plan(10, 0.1, ("silence",), 0, 0, sampling="mine")

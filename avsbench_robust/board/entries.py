@@ -431,6 +431,11 @@ def _agreement_problems(meta: dict, results: dict) -> list[str]:
         if meta.get("batch_size") is not None and results.get("batch_size") != meta["batch_size"]:
             problems.append(f"{RESULTS}: batch_size {_short(repr(results.get('batch_size')))} but {METADATA} "
                             f"says {meta['batch_size']!r}")
+        prov = results.get("provenance")
+        scored_on = prov.get("dataset") if isinstance(prov, dict) else None
+        if scored_on is not None and scored_on != meta["dataset"]:  # e.g. synthetic numbers relabelled as AVSBench
+            problems.append(f"{RESULTS}: scored on the {_short(repr(scored_on))} dataset but {METADATA} says "
+                            f"{meta['dataset']!r}")
     return problems
 
 

@@ -60,9 +60,22 @@ def read_prediction_arrays(pred: Path, subset: Subset, clips: list[ClipSpec], co
     return out
 
 
+def synthetic_dataset_of(root: Path) -> str:
+    """The entry `dataset` of a synthetic tree (from its SYNTHETIC.json: seed and videos)."""
+    from ..data.default import synthetic_dataset_name
+    from ..data.synthetic import MARKER
+    from ..io_utils import read_json
+
+    marker = Path(root) / MARKER
+    if not marker.is_file():
+        raise InputFileError(marker, "reference entries are made on a synthetic tree (SYNTHETIC.json missing)")
+    info = read_json(marker)
+    return synthetic_dataset_name(int(info["seed"]), int(info["videos"]))
+
+
 def reference_entry_files(pred: Path, results: dict, root: Path, *, model: str, variant: str, backbone: str | None,
                           command: str, notes: str, date: str) -> dict[str, bytes]:
-    """relative path -> bytes of one `source: reference` entry on the synthetic set."""
+    """relative path -> bytes of one `source: reference` entry on the synthetic tree at `root`."""
     subset = Subset.parse(results["subset"])
     split = results["split"]
     index = load_index(root, subset, split)
@@ -80,7 +93,7 @@ def reference_entry_files(pred: Path, results: dict, root: Path, *, model: str, 
     files, preds = prediction_files(arrays)
     meta = {
         "schema_version": 1, "model": model, "variant": variant, "backbone": backbone, "subset": subset.value,
-        "split": split, "dataset": "synthetic", "protocol": results["protocol"], "source": "reference",
+        "split": split, "dataset": synthetic_dataset_of(root), "protocol": results["protocol"], "source": "reference",
         "links": {"paper": None, "code": None}, "date": date, "toolkit_version": __version__,
         "batch_size": results.get("batch_size"), "eval_size": None, "command": portable_command(command), "notes": notes,
         "predictions": preds,

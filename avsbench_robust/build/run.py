@@ -57,8 +57,10 @@ PIPELINE_LABELS = {"vggish": "avsbench-robust (one VGGish front end for every co
 #: A source whose first clip-length of samples peaks at or below one PCM16 step (-90.3 dBFS) is digital
 #: silence: never an offscreen partner (its "offscreen sound" would be the silence condition again).
 SILENT_PEAK = 1.0 / PCM16_SCALE
-#: Clips per worker below which a process pool costs more than it saves (measured: benchmarks/bench_build.py).
-MIN_CLIPS_PER_WORKER = 48
+#: Clips per worker below which a process pool costs more than it saves. Measured (benchmarks/bench_build.py,
+#: S4, 2 shared cores, load 7-8): 16 clips 3.8 s in-process vs 3.9 s with a 2-process pool, 20 clips 10.4 vs
+#: 13.8 s, 32 clips 5.6 vs 4.2 s, 40 clips 12.9 vs 6.6 s.
+MIN_CLIPS_PER_WORKER = 16
 
 
 def _stderr(msg: str) -> None:
@@ -575,7 +577,7 @@ def build(
 
 
 def _workers_worth_it(workers: int, clips: int) -> int:
-    """Worker processes to start: none below MIN_CLIPS_PER_WORKER clips each (spawning costs ~1-2 s a worker)."""
+    """Worker processes to start: none below MIN_CLIPS_PER_WORKER clips each (a spawned worker costs 1-3 s to start)."""
     return max(1, min(int(workers), clips // MIN_CLIPS_PER_WORKER))
 
 

@@ -63,11 +63,12 @@ def _protocol(protocol: "str | None", batch_size: "int | None") -> str:
 @format_option
 @workers_option("Decoding")
 @click.option("--logits", is_flag=True, help="Float arrays hold logits (sigmoid applied); else an array named 'logits'.")
+@click.option("--intervals", is_flag=True, help="Print each value's 95% bootstrap interval (always stored in the JSON).")
 @progress_option()
 def score_command(pred: Path, subset: str, root: "Path | None", split: str, protocol: "str | None",
                   batch_size: "int | None", backend: str, device: "str | None", eval_size: "tuple[int, int] | None",
                   missing: str, json_out: "Path | None", csv_out: "Path | None", fmt: str, workers: "int | None",
-                  logits: bool, progress: "bool | None") -> None:
+                  logits: bool, intervals: bool, progress: "bool | None") -> None:
     """Score the prediction folder PRED (PRED/<condition>/..., any layout of docs/scoring.md)."""
     from ..errors import InputFileError, ValidationError
     from ..report import render
@@ -98,7 +99,7 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
     elif pad and pad["ignored"]:
         click.echo(f"AVSS v1 zero-padded prediction frames ignored (canonical): {pad['ignored']}", err=True)
     if "-" not in (str(json_out), str(csv_out)):  # stdout carries the document instead of the table
-        click.echo(render(results, fmt))
+        click.echo(render(results, fmt, intervals=intervals))
     # files: both or neither (a failed write leaves what was there before); '-' goes to stdout
     files = {p: t.encode("utf-8") for p, t in ((json_out, json_text), (csv_out, csv_text))
              if p is not None and str(p) != "-"}

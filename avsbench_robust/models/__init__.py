@@ -32,7 +32,7 @@ class AVSNet(nn.Module):
             self.audio_extractor = vggish(small=cfg.narrow)
             self.model = TPAVI(cfg.backbone, num_classes=cfg.num_classes, channel=cfg.channel,
                                align_bias=not cfg.semantic, window=cfg.window, narrow=cfg.narrow,
-                               cgsl=cfg.cgsl, head_widths=tuple(cfg.head_widths))
+                               cgsl=cfg.cgsl, head_widths=tuple(cfg.head_widths), cgsl_audio=cfg.cgsl_audio)
         elif cfg.model == "avsegformer":
             from . import avsegformer  # built by the AVSegFormer module (CONTRACTS.md "Models API")
 
@@ -57,19 +57,27 @@ def build_model(cfg: ModelConfig, weights_dir: str | Path | None = None, log=pri
     """Build the system; with `weights_dir`, load the pretrained backbone/VGGish files found there.
 
     A loaded VGGish is frozen (as in both originals); without its weights it trains with the rest.
+    The small config loads files of its own size (`avsb-robust pretrain --config small`); full-size files
+    (the released ones) do not fit a narrow network and are skipped with a note.
     """
-    from .pretrained import find_weights, load_backbone, load_vggish
+    from .pretrained import ShapeMismatchError, find_weights, load_backbone, load_vggish
 
     net = AVSNet(cfg)
     found = find_weights(weights_dir)
-    if cfg.narrow and found:
-        log("note: small config: pretrained files are for the full-size networks and are not used")
-        found = {}
-    if cfg.backbone in found:
-        load_backbone(net.backbone(), cfg.backbone, found[cfg.backbone])
-        log(f"loaded {cfg.backbone} ImageNet weights from {found[cfg.backbone]}")
-    if "vggish" in found:
-        load_vggish(net.audio_network(), found["vggish"])
+
+    def load(what: str, fn) -> bool:
+        try:
+            fn()
+        except ShapeMismatchError as exc:
+            if not cfg.narrow:
+                raise
+            log(f"note: small config: {found[what]} is for another network size and is not used ({exc})")
+            return False
+        return True
+
+    if cfg.backbone in found and load(cfg.backbone, lambda: load_backbone(net.backbone(), cfg.backbone, found[cfg.backbone])):
+        log(f"loaded {cfg.backbone} weights from {found[cfg.backbone]}")
+    if "vggish" in found and load("vggish", lambda: load_vggish(net.audio_network(), found["vggish"])):
         net.audio_network().requires_grad_(False)
         log(f"loaded VGGish weights from {found['vggish']} (frozen)")
     return net

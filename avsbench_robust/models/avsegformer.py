@@ -54,17 +54,12 @@ class AVSegFormerConfig:
     head_dims: tuple[int, int] = (128, 32)  # hidden widths of the per-pixel classifier `head.fc`
     audio_dim: int = 128
     use_learnable_queries: bool = True
-    freeze_epochs: int = 5  # epochs trained with the backbone frozen (S4 5, MS3 10, AVSS 0)
-    mix_loss_weight: float = 0.1
-    loss_type: str = "dice"  # "dice" or "bce" for S4/MS3; AVSS always uses cross-entropy
 
     def __post_init__(self) -> None:
         if len(self.in_channels) != 4:
             raise ValueError(f"AVSegFormer needs 4 backbone stages, got in_channels={self.in_channels}")
         if self.embed_dim % 32 or self.embed_dim % self.num_heads or self.embed_dim % 2:
             raise ValueError(f"embed_dim {self.embed_dim} must be a multiple of 32 (GroupNorm) and of num_heads")
-        if self.loss_type not in ("dice", "bce"):
-            raise ValueError(f"loss_type must be 'dice' or 'bce', not {self.loss_type!r}")
 
 
 #: backbone name -> channels of its 4 stages
@@ -72,7 +67,6 @@ BACKBONE_CHANNELS: dict[str, tuple[int, ...]] = {
     "resnet50": (256, 512, 1024, 2048),
     "pvt_v2_b5": (64, 128, 320, 512),
 }
-_FREEZE_EPOCHS = {Subset.S4: 5, Subset.MS3: 10, Subset.AVSS: 0}
 
 
 def avsegformer_config(subset: Subset | str, backbone: str = "pvt_v2_b5") -> AVSegFormerConfig:
@@ -84,7 +78,6 @@ def avsegformer_config(subset: Subset | str, backbone: str = "pvt_v2_b5") -> AVS
         num_classes=71 if subset.is_semantic else 1,
         frames=10 if subset.is_semantic else 5,
         in_channels=BACKBONE_CHANNELS[backbone],
-        freeze_epochs=_FREEZE_EPOCHS[subset],
     )
 
 
@@ -108,7 +101,6 @@ def small_avsegformer_config(subset: Subset | str, in_channels: Sequence[int]) -
         n_points=2,
         mask_mlp_dim=64,
         head_dims=(32, 16),
-        freeze_epochs=0,
     )
 
 
@@ -433,12 +425,15 @@ class AVSegFormer(nn.Module):
         backbone: nn.Module,
         vggish: nn.Module | None = None,
         cgsl: nn.Module | None = None,
+        cgsl_audio: str = "head",
     ) -> None:
         """backbone(frames) must return the 4 stage maps; vggish(log_mel [N,1,96,64]) -> [N,128].
 
         Without vggish the model only takes precomputed 128-d audio features (and its state dict lacks
-        `vggish.*`). cgsl(audio_feature [N,128], stage-4 map) -> [N] similarity; it is saved under `cgsl.`
-        after all original keys, so a model without it loads the original checkpoints strictly.
+        `vggish.*`). cgsl(audio, stage-4 map) -> [N] similarity, where audio is the projected audio token
+        the head consumes ([N, d_model]; cgsl_audio="head", the authors' coupling) or the 128-d VGGish
+        feature ("vggish", the earlier decoupled variant); it is saved under `cgsl.` after all original
+        keys, so a model without it loads the original checkpoints strictly.
         """
         super().__init__()
         self.cfg = cfg
@@ -447,12 +442,15 @@ class AVSegFormer(nn.Module):
         self.head = AVSegFormerHead(cfg)
         self.audio_proj = nn.Linear(cfg.audio_dim, cfg.embed_dim)
         self.cgsl = cgsl
+        if cgsl_audio not in ("head", "vggish"):
+            raise ValueError(f"cgsl_audio must be 'head' or 'vggish', not {cgsl_audio!r}")
+        self.cgsl_audio = cgsl_audio
         # never called by the forward: frozen so optimisers and DDP need not track them (same training)
         self.head.fpn.requires_grad_(False)
         self.head.attn_fc.requires_grad_(False)
 
     def freeze_backbone(self, freeze: bool = True) -> None:
-        """The original freezes the backbone for cfg.freeze_epochs. Under DDP, toggle before wrapping
+        """The original freezes the backbone for its first epochs (TrainConfig.freeze_backbone_epochs). Under DDP, toggle before wrapping
         (DDP only syncs parameters that required grad when it was built) or drop the gradients instead."""
         self.backbone.requires_grad_(not freeze)
 
@@ -500,7 +498,10 @@ class AVSegFormer(nn.Module):
             logits = F.interpolate(logits, size=frames.shape[-2:], mode="bilinear", align_corners=False)
         if flag is not None:
             logits, mask_feature = logits * flag, mask_feature * flag
-        similarity = None if self.cgsl is None else self.cgsl(audio_feature, visual_feature)
+        similarity = None
+        if self.cgsl is not None:
+            cgsl_in = audio_token.squeeze(1) if self.cgsl_audio == "head" else audio_feature
+            similarity = self.cgsl(cgsl_in, visual_feature)
         extra = {
             "mask_feature": mask_feature,
             "mix_logits": mask_feature.mean(1, keepdim=True),  # the original mix loss's logits [N, 1, H/4, W/4]
@@ -511,7 +512,8 @@ class AVSegFormer(nn.Module):
 
 
 def avsegformer_model(
-    backbone: str, subset: Subset | str, *, small: bool = False, cgsl: bool = False, embed_dim: int = 32
+    backbone: str, subset: Subset | str, *, small: bool = False, cgsl: bool = False, embed_dim: int = 32,
+    cgsl_audio: str = "head",
 ) -> AVSegFormer:
     """The published model (`small=False`; loads the original checkpoints strictly) or the CPU-sized one.
 
@@ -526,8 +528,8 @@ def avsegformer_model(
         cfg = avsegformer_config(subset, backbone)
     if cfg.in_channels != channels:
         raise ValueError(f"backbone {backbone} gives channels {channels}, config expects {cfg.in_channels}")
-    head_cgsl = CGSL(channels[-1], cfg.audio_dim) if cgsl else None
-    return AVSegFormer(cfg, net, vggish(small=small), head_cgsl)
+    head_cgsl = CGSL(channels[-1], cfg.embed_dim if cgsl_audio == "head" else cfg.audio_dim) if cgsl else None
+    return AVSegFormer(cfg, net, vggish(small=small), head_cgsl, cgsl_audio)
 
 
 def build_avsegformer(model_cfg: ModelConfig) -> AVSegFormer:
@@ -538,7 +540,8 @@ def build_avsegformer(model_cfg: ModelConfig) -> AVSegFormer:
     if model_cfg.model != "avsegformer":
         raise ValueError(f"not an AVSegFormer config: model={model_cfg.model!r}")
     return avsegformer_model(
-        model_cfg.backbone, model_cfg.subset, small=model_cfg.narrow, cgsl=model_cfg.cgsl, embed_dim=model_cfg.channel
+        model_cfg.backbone, model_cfg.subset, small=model_cfg.narrow, cgsl=model_cfg.cgsl, embed_dim=model_cfg.channel,
+        cgsl_audio=model_cfg.cgsl_audio,
     )
 
 
@@ -574,70 +577,3 @@ def load_avsegformer_checkpoint(model: AVSegFormer, path: str | Path) -> None:
         raise InputFileError(path, "not a checkpoint of this AVSegFormer: " + "; ".join(problems))
     # an original checkpoint has no CGSL: then (only then) the fresh cgsl.* weights stay as they are
     model.load_state_dict(state, strict=model.cgsl is None or any(k.startswith("cgsl.") for k in state))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# losses of the original (scripts/<task>/loss.py): segmentation + 0.1 * "mix" loss on the mean mask feature
-
-
-def dice_loss(prob: Tensor, target: Tensor, weight: Tensor) -> Tensor:
-    """Per-frame 1 - 2|P.G| / (|P|^2 + |G|^2) (+0.001 each), averaged with frame weights.
-
-    Note: with an empty GT the loss is exactly 1 whatever the prediction, so Dice alone gives negative
-    (empty-mask) samples no gradient.
-    """
-    p, g = prob.flatten(1), target.flatten(1).to(prob.dtype)
-    inter = (p * g).sum(-1)
-    denom = (p * p).sum(-1) + 0.001 + (g * g).sum(-1) + 0.001
-    return _weighted_mean(1 - 2 * inter / denom, weight)
-
-
-def _weighted_mean(per_frame: Tensor, weight: Tensor) -> Tensor:
-    weight = weight.to(per_frame.dtype)
-    return (per_frame * weight).sum() / weight.sum().clamp_min(1e-12)
-
-
-def _bce(prob: Tensor, target: Tensor, weight: Tensor) -> Tensor:
-    per_frame = F.binary_cross_entropy(prob.float(), target.float(), reduction="none").flatten(1).mean(-1)
-    return _weighted_mean(per_frame, weight)
-
-
-def avsegformer_loss(
-    logits: Tensor,
-    mask_feature: Tensor,
-    target: Tensor,
-    frame_weight: Tensor | None = None,
-    *,
-    semantic: bool = False,
-    loss_type: str = "dice",
-    mix_weight: float = 0.1,
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """Total loss and its detached parts {"seg", "mix"}.
-
-    Binary (S4/MS3): target [N,H,W] or [N,1,H,W] in {0,1}; seg = Dice (or BCE) of sigmoid(logits);
-    mix = the same on sigmoid(channel-mean of the mask feature) resized to the GT.
-    Semantic (AVSS): target [N,H,W] class indices; seg = per-frame cross-entropy; mix = Dice against GT > 0.
-    frame_weight [N]: 1 for frames with a GT to learn from (S4: the first frame of each clip; AVSS: real
-    frames), 0 to skip; every loss is a weighted mean over frames, matching the originals' selections.
-    """
-    n = logits.shape[0]
-    weight = torch.ones(n, device=logits.device) if frame_weight is None else frame_weight.reshape(n).float()
-    if target.dim() == 4:
-        target = target[:, 0]
-    if target.shape != (n, *logits.shape[-2:]):
-        raise ValueError(f"target {tuple(target.shape)} does not match logits {tuple(logits.shape)}")
-    mean_feature = F.interpolate(
-        mask_feature.mean(1, keepdim=True), size=target.shape[-2:], mode="bilinear", align_corners=False
-    )
-    if semantic:
-        per_frame = F.cross_entropy(logits.float(), target.long(), reduction="none").flatten(1).mean(-1)
-        seg = _weighted_mean(per_frame, weight)
-        mix = dice_loss(mean_feature.float().sigmoid(), (target > 0).float(), weight)
-    else:
-        if loss_type not in ("dice", "bce"):
-            raise ValueError(f"loss_type must be 'dice' or 'bce', not {loss_type!r}")
-        fn = dice_loss if loss_type == "dice" else _bce
-        seg = fn(logits[:, 0].float().sigmoid(), target.float(), weight)
-        mix = fn(mean_feature[:, 0].float().sigmoid(), target.float(), weight)
-    total = seg + mix_weight * mix
-    return total, {"seg": seg.detach(), "mix": (mix_weight * mix).detach()}

@@ -1,12 +1,18 @@
 """Classifier-guided similarity learning (CGSL, paper §"Classifier-Guided Feature Alignment").
 
-Per frame: project the 128-d audio embedding to the stage-4 channel count C4 of whatever backbone is
-used (512 for PVT-v2-b5, 2048 for ResNet-50 — the authors' version hard-codes 512), global-average
-pool the stage-4 visual map, take the cosine similarity s, and train sigmoid(s) with BCE against 1
+Per frame: project an audio embedding to the stage-4 channel count C4 of whatever backbone is used
+(512 for PVT-v2-b5, 2048 for ResNet-50 — the authors' version hard-codes 512), global-average pool
+the stage-4 visual map, take the cosine similarity s, and train sigmoid(s) with BCE against 1
 (positive pair) / 0 (negative pair). Note sigmoid(cos) lies in [0.27, 0.73], so L_BCE never reaches
 0; that is the paper's formulation and we keep it.
 
-Extra state-dict keys (not in any official checkpoint): `cgsl.audio_proj.weight` [C4,128] and
+Which audio embedding (`ModelConfig.cgsl_audio`): "head" (the authors' coupling, the default of every
+new model) takes the audio token the segmentation head itself consumes — AVSegFormer's `audio_proj`
+output (d_model), TPAVI's stage-4 `align_channel` output (the audio its attention uses) — so the CGSL
+loss shapes what the head sees. "vggish" (the earlier, decoupled variant, kept so its checkpoints
+still load) projects the raw 128-d VGGish output through its own layer and never reaches the head.
+
+Extra state-dict keys (not in any official checkpoint): `cgsl.audio_proj.weight` [C4, D_audio] and
 `cgsl.audio_proj.bias` [C4], registered after all official keys.
 """
 from __future__ import annotations
@@ -18,6 +24,7 @@ from torch import nn
 
 class CGSL(nn.Module):
     def __init__(self, visual_channels: int, audio_dim: int = 128) -> None:
+        """visual_channels: C4 of the backbone; audio_dim: width of the audio embedding it is given."""
         super().__init__()
         self.audio_proj = nn.Linear(audio_dim, visual_channels)
 

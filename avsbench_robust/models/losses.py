@@ -1,10 +1,15 @@
-"""Training losses of the reference models, plus the CGSL term (paper Eq. 9: l1*L_BCE + L_seg + l2*L_AVM).
+"""Training losses of the reference models, as the original training scripts call them, plus the CGSL
+term (paper Eq. 9: lambda_1 * L_BCE + L_seg + lambda_2 * L_AVM). `total_loss` is the one entry point.
 
 Batch convention (all [BT]-indexed, BT = clips x frames):
 - `gt`: binary [BT,1,H,W] float in {0,1}, or class map [BT,H,W] long (AVSS);
-- `valid`: 1 for frames whose GT supervises the segmentation (S4 train: frame 1 only; AVSS: real frames);
+- `valid`: 1 for frames whose GT supervises the segmentation (S4 train: frame 1 only; AVSS: real frames
+  with a GT, i.e. the originals' gt_temporal_mask_flag);
 - `positive`: 1 when the frame is paired with its own audio, 0 for a negative (silence/noise/offscreen;
   its GT is empty).
+Every term is a mean over the `valid` frames of a per-frame mean, which is what the originals' batch
+means are when frames have equal size (S4 picks frame 1 of each clip; MS3 all five; AVSS weights by the
+GT flag). Parity with the originals' own outputs: tests/test_models_goldens.py.
 """
 from __future__ import annotations
 
@@ -16,91 +21,113 @@ from .configs import ModelConfig, TrainConfig
 from .tpavi import AVSOutput
 
 
+def _full(x: torch.Tensor) -> torch.Tensor:
+    """Losses in at least float32 (autocast gives bf16 logits); float64 stays float64."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
 def _masked_mean(per_frame: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     weight = weight.to(per_frame.dtype)
     return (per_frame * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def bce_loss(logits: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """TPAVI's BCE on sigmoid(logits), averaged over the pixels of the supervised frames."""
-    per_frame = F.binary_cross_entropy_with_logits(logits.float(), gt.float(), reduction="none").flatten(1).mean(1)
+    """BCE on sigmoid(logits), averaged over the pixels of the supervised frames (TPAVI F1/F5_IoU_BCELoss)."""
+    logits = _full(logits)
+    per_frame = F.binary_cross_entropy_with_logits(logits, gt.to(logits.dtype), reduction="none").flatten(1).mean(1)
     return _masked_mean(per_frame, valid)
 
 
 def ce_loss(logits: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """AVSS: cross-entropy over the 71 classes, averaged over the pixels of the supervised frames."""
-    per_frame = F.cross_entropy(logits.float(), gt.long(), reduction="none").flatten(1).mean(1)
+    """AVSS: cross-entropy over the classes, per-frame pixel mean, averaged over the supervised frames
+    (F10_IoU_BCELoss of both originals)."""
+    per_frame = F.cross_entropy(_full(logits), gt.long(), reduction="none").flatten(1).mean(1)
     return _masked_mean(per_frame, valid)
 
 
-def dice_loss(logits: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
-    """AVSegFormer's Dice on sigmoid(logits) per frame: 1 - (2|P.G| + s) / (|P|^2 + |G|^2 + s).
+def dice_loss(logits: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """AVSegFormer's Dice on sigmoid(logits) per frame: 1 - 2|P.G| / (|P|^2 + 0.001 + |G|^2 + 0.001).
 
-    Decision: smooth s = 1 on both sides (the original adds 1e-3 to the denominator only), so an
-    empty GT (every negative pair) still gives a gradient that pushes the mask to empty; with the
-    original form an empty GT scores a constant loss of 1 and teaches nothing.
+    As in the original, an empty GT (every negative pair) gives exactly 1 whatever the prediction, so
+    Dice teaches negatives nothing; with negatives the CGSL term is what reacts to them.
     """
-    if logits.shape[-2:] != gt.shape[-2:]:
-        logits = F.interpolate(logits.float(), size=gt.shape[-2:], mode="bilinear", align_corners=False)
-    p = torch.sigmoid(logits.float()).flatten(1)
-    g = gt.float().flatten(1)
-    dice = (2 * (p * g).sum(1) + smooth) / ((p * p).sum(1) + (g * g).sum(1) + smooth)
+    p = torch.sigmoid(_full(logits)).flatten(1)
+    g = gt.flatten(1)
+    # integer GT (AVSS): |G|^2 + 0.001 comes out float32 (PyTorch's promotion), as in the original
+    g_term = ((g * g).sum(1) + 0.001).to(p.dtype) if not gt.is_floating_point() else None
+    g = g.to(p.dtype)
+    if g_term is None:
+        g_term = (g * g).sum(1) + 0.001
+    dice = 2 * (p * g).sum(1) / ((p * p).sum(1) + 0.001 + g_term)
     return _masked_mean(1 - dice, valid)
 
 
-def semantic_dice_loss(logits: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """AVSS Dice variant: one-hot classes, softmax probabilities, same smoothing."""
-    if logits.shape[-2:] != gt.shape[-2:]:
-        logits = F.interpolate(logits.float(), size=gt.shape[-2:], mode="bilinear", align_corners=False)
-    p = logits.float().softmax(1)
-    g = F.one_hot(gt.long(), logits.shape[1]).permute(0, 3, 1, 2).float()
-    dice = (2 * (p * g).flatten(2).sum(2) + 1) / ((p * p).flatten(2).sum(2) + (g * g).flatten(2).sum(2) + 1)
-    return _masked_mean(1 - dice.mean(1), valid)
+def avsegformer_seg_loss(out: AVSOutput, gt: torch.Tensor, valid: torch.Tensor, semantic: bool,
+                         mix_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(segmentation term, mix_weight * mix term) of AVSegFormer's IouSemanticAwareLoss.
+
+    The mix term scores the channel mean of the mask feature, bilinearly resized to the GT: Dice against
+    the GT (S4/MS3, whose configs use loss_type='dice'), or Dice against GT > 0 (AVSS, whose segmentation
+    term is the cross-entropy).
+    """
+    mix = F.interpolate(_full(out.extra["mix_logits"]), size=gt.shape[-2:], mode="bilinear", align_corners=False)
+    if semantic:
+        return ce_loss(out.logits, gt, valid), mix_weight * dice_loss(mix, (gt > 0).long().unsqueeze(1), valid)
+    return dice_loss(out.logits, gt, valid), mix_weight * dice_loss(mix, gt, valid)
 
 
-def foreground_prob(logits: torch.Tensor) -> torch.Tensor:
-    """[BT,1,H,W] probability of 'any sounding object' from binary or 71-class logits."""
-    if logits.shape[1] == 1:
-        return torch.sigmoid(logits)
-    return 1 - logits.softmax(1)[:, :1]
+def avm_loss(out: AVSOutput, weight: torch.Tensor, stages=(0, 1, 2, 3), semantic: bool = False,
+             normalise: bool = False) -> torch.Tensor:
+    """TPAVI's L_AVM (A_MaskedV_SimmLoss, KL form, as the MS3/AVSS train.sh run it), mean over `stages`.
 
-
-def avm_loss(out: AVSOutput, weight: torch.Tensor, stages=(0, 1, 2, 3)) -> torch.Tensor:
-    """TPAVI L_AVM (KL form, the MS3 original): per stage, the mask-weighted mean visual feature vs the
-    aligned audio feature, both L2-normalised; KL(softmax(audio) || softmax(visual)), summed over the
-    frames in `weight` (positive pairs) and averaged over stages."""
-    prob_logits = out.logits if out.logits.shape[1] == 1 else torch.logit(foreground_prob(out.logits).clamp(1e-6, 1 - 1e-6))
+    Per stage: mask the returned (ReLU'd) visual map with the prediction average-pooled to its size
+    (binary: sigmoid of the pooled logits; AVSS: the pooled 0/1 "argmax is not background" map, no
+    gradient through it), average over H,W, and take KL(softmax(audio) || softmax(visual)) summed over
+    channels. Binary: summed over the frames in `weight` (the original sums over the batch); AVSS: the
+    weighted mean over frames (the original divides by the GT-frame count). `normalise` L2-normalises both
+    features first (the originals' --norm_fea_flag, off in their train.sh).
+    """
+    logits = _full(out.logits)
+    fg = (logits.argmax(1, keepdim=True) != 0).to(logits.dtype) if semantic else None
     losses = []
     for s in stages:
         a, v = out.audio_feats[s], out.feature_maps[s]
         if a is None:
-            continue
-        a = F.normalize(a.reshape(-1, a.shape[-1]).float(), dim=-1)
-        mask = torch.sigmoid(F.adaptive_avg_pool2d(prob_logits.float(), v.shape[-2:]))
-        vf = F.normalize((v.float() * mask).mean(dim=(-2, -1)), dim=-1)
-        kl = F.kl_div(vf.log_softmax(-1), a.softmax(-1), reduction="none").sum(-1)
-        losses.append((kl * weight.to(kl.dtype)).sum())
+            raise ValueError(f"L_AVM needs TPAVI audio features on stage {s}")
+        size = v.shape[-2:]
+        mask = F.adaptive_avg_pool2d(fg, size) if semantic else torch.sigmoid(F.adaptive_avg_pool2d(logits, size))
+        vf = (_full(v) * mask).mean(dim=(-2, -1))
+        a = _full(a).reshape(-1, a.shape[-1])
+        if normalise:
+            a, vf = F.normalize(a, dim=-1), F.normalize(vf, dim=-1)
+        kl = F.kl_div(vf.softmax(-1).log(), a.softmax(-1), reduction="none").sum(-1)
+        w = weight.to(kl.dtype)
+        losses.append((kl * w).sum() / w.sum().clamp_min(1.0) if semantic else (kl * w).sum())
     if not losses:
-        raise ValueError("L_AVM needs TPAVI audio features on the requested stages")
+        raise ValueError("L_AVM needs at least one stage")
     return torch.stack(losses).mean()
 
 
 def total_loss(mcfg: ModelConfig, tcfg: TrainConfig, out: AVSOutput, gt: torch.Tensor, valid: torch.Tensor,
                positive: torch.Tensor, frame_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
-    """The model's original segmentation loss + lambda_avm * L_AVM + lambda_cgsl * L_BCE(CGSL)."""
-    logits = out.logits
+    """The model's original training loss + lambda_cgsl * L_BCE(CGSL); returns (loss, float parts).
+
+    TPAVI: BCE (S4/MS3) or CE (AVSS) + lambda_avm * L_AVM; AVSegFormer: Dice (S4/MS3) or CE (AVSS) +
+    mix_weight * the mix Dice. L_AVM and CGSL skip AVSS padding; L_AVM also skips negative pairs (their
+    audio is not the visible object's, so matching it to the masked visual feature would be wrong).
+    """
+    parts: dict[str, float] = {}
     if mcfg.model == "tpavi":
-        seg = ce_loss(logits, gt, valid) if mcfg.semantic else bce_loss(logits, gt, valid)
+        seg = ce_loss(out.logits, gt, valid) if mcfg.semantic else bce_loss(out.logits, gt, valid)
+        loss = seg
     else:
-        seg_fn = semantic_dice_loss if mcfg.semantic else dice_loss
-        seg = seg_fn(logits, gt, valid)
-        mix = out.extra.get("mix_logits")
-        if mix is not None and tcfg.mix_weight:
-            seg = seg + tcfg.mix_weight * seg_fn(mix, gt, valid)
-    parts = {"seg": float(seg.detach())}
-    loss = seg
-    if tcfg.lambda_avm and out.audio_feats and any(a is not None for a in out.audio_feats):
-        avm = avm_loss(out, positive * (frame_mask if frame_mask is not None else 1), tcfg.avm_stages)
+        seg, mix = avsegformer_seg_loss(out, gt, valid, mcfg.semantic, tcfg.mix_weight)
+        loss = seg + mix
+        parts["mix"] = float(mix.detach())
+    parts["seg"] = float(seg.detach())
+    if tcfg.lambda_avm and mcfg.model == "tpavi":
+        weight = positive * valid if mcfg.semantic else positive
+        avm = avm_loss(out, weight, tcfg.avm_stages, semantic=mcfg.semantic, normalise=tcfg.avm_normalise)
         loss = loss + tcfg.lambda_avm * avm
         parts["avm"] = float(avm.detach())
     if out.similarity is not None and tcfg.lambda_cgsl:

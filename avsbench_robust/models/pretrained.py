@@ -86,6 +86,10 @@ def map_resnet50(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+class ShapeMismatchError(InputFileError):
+    """The file has the right names but another network size (e.g. a full-size file for a narrow model)."""
+
+
 def _load_into(module: nn.Module, mapped: dict[str, torch.Tensor], path: Path, *, drop_extra: bool) -> list[str]:
     """Copy tensors into `module`; every model tensor except BN counters must be filled. Returns dropped keys."""
     own = module.state_dict()
@@ -97,19 +101,23 @@ def _load_into(module: nn.Module, mapped: dict[str, torch.Tensor], path: Path, *
         raise InputFileError(path, f"{len(missing)} key(s) missing for this model, e.g. {', '.join(missing[:3])}")
     bad = [f"{k} {tuple(mapped[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in mapped and mapped[k].shape != own[k].shape]
     if bad:
-        raise InputFileError(path, f"shape mismatch: {'; '.join(bad[:3])}")
+        raise ShapeMismatchError(path, f"shape mismatch: {'; '.join(bad[:3])}")
     merged = {k: mapped.get(k, v) for k, v in own.items()}
     module.load_state_dict(merged, strict=True)
     return extra
 
 
 def load_backbone(backbone: nn.Module, name: str, path: str | Path) -> list[str]:
-    """Fill a full-size backbone (`resnet50` or `pvt_v2_b5`) from its ImageNet file; returns dropped keys."""
+    """Fill a backbone (`resnet50` or `pvt_v2_b5`, full or narrow) from its file; returns dropped keys.
+
+    The file is the released ImageNet one or one written by `avsb-robust pretrain` (same names and keys)."""
     path = Path(path)
     sd = read_state_dict(path)
     if name == "resnet50":
         expected_extra = {k for k in sd if k.startswith("fc.")}
         mapped = map_resnet50(sd)
+        if not any(k.startswith("layer3_2.") for k in backbone.state_dict()):  # narrow: no second branch
+            mapped = {k: v for k, v in mapped.items() if not k.startswith(("layer3_2.", "layer4_2."))}
         dropped = _load_into(backbone, mapped, path, drop_extra=False)
         return sorted(expected_extra) + dropped
     if name == "pvt_v2_b5":

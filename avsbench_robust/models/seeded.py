@@ -40,10 +40,19 @@ def seeded_state_dict(state: Mapping[str, torch.Tensor], seed: int) -> dict[str,
     return out
 
 
-def seeded_inputs(seed: int, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-    """Standard-normal float64 inputs, drawn in the given order (images, audio embeddings, logits)."""
+def seeded_inputs(seed: int, specs: Mapping[str, tuple]) -> dict[str, np.ndarray]:
+    """Inputs drawn in the given order from one generator. A spec is a shape (standard normal float64),
+    ("binary", shape, p) (float64 {0,1}, 1 with probability p) or ("classes", shape, k) (int64 in [0, k))."""
     rng = np.random.default_rng(seed)
-    return {k: rng.normal(0.0, 1.0, s) for k, s in shapes.items()}
+    out: dict[str, np.ndarray] = {}
+    for name, spec in specs.items():
+        if spec and spec[0] == "binary":
+            out[name] = (rng.uniform(0.0, 1.0, spec[1]) < spec[2]).astype(np.float64)
+        elif spec and spec[0] == "classes":
+            out[name] = rng.integers(0, spec[2], spec[1]).astype(np.int64)
+        else:
+            out[name] = rng.normal(0.0, 1.0, spec)
+    return out
 
 
 SAMPLE = 2048  # elements kept per large tensor in a golden file

@@ -174,7 +174,7 @@ class TPAVI(nn.Module):
     def __init__(self, backbone: str = "pvt_v2_b5", num_classes: int = 1, channel: int = 256,
                  tpavi_stages: Sequence[int] = (0, 1, 2, 3), align_bias: bool = True, window: int = 5,
                  narrow: bool = False, cgsl: bool = False, audio_dim: int = 128,
-                 head_widths: tuple[int, int] = (128, 32)) -> None:
+                 head_widths: tuple[int, int] = (128, 32), cgsl_audio: str = "head") -> None:
         super().__init__()
         net = build_backbone(backbone, narrow=narrow)
         self.backbone_name = backbone
@@ -200,7 +200,13 @@ class TPAVI(nn.Module):
             nn.ReLU(True),
             nn.Conv2d(head_widths[1], num_classes, 1),
         )
-        self.cgsl = CGSL(dims[3], audio_dim) if cgsl else None
+        if cgsl_audio not in ("head", "vggish"):
+            raise ValueError(f"cgsl_audio must be 'head' or 'vggish', not {cgsl_audio!r}")
+        if cgsl and cgsl_audio == "head" and not self.tpavi_stages:
+            raise ValueError("CGSL coupled to the head needs at least one TPAVI stage")
+        # "head": the last TPAVI stage's aligned audio (width `channel`), i.e. what its attention uses
+        self.cgsl_audio = cgsl_audio
+        self.cgsl = CGSL(dims[3], channel if cgsl_audio == "head" else audio_dim) if cgsl else None
         self.num_classes = num_classes
 
     @property
@@ -235,7 +241,10 @@ class TPAVI(nn.Module):
         d2 = masked(self.path2(d3, maps[1], size=maps[0].shape[-2:]))
         d1 = masked(self.path1(d2, maps[0]))
         logits = masked(self.output_conv(d1))
-        sim = self.cgsl(audio, feats[3]) if self.cgsl is not None else None
+        sim = None
+        if self.cgsl is not None:
+            a = audio_feats[max(self.tpavi_stages)].reshape(bt, -1) if self.cgsl_audio == "head" else audio
+            sim = self.cgsl(a, feats[3])
         # The official decoder's in-place ReLU also rewrites the maps it hands to L_AVM.
         return AVSOutput(logits=logits, feature_maps=[F.relu(m) for m in maps], audio_feats=audio_feats,
                          similarity=sim)
