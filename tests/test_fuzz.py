@@ -171,7 +171,7 @@ def test_scorer_update_accepts_or_raises_validation_error(spec, gt_shape_same, r
         scorer.update("positive", pred, gt, video="v", logits=logits, real_frames=real)
     except ValidationError:
         return
-    result = scorer.compute().to_dict()  # whatever was accepted gives finite numbers
+    result = scorer.compute(require_global=False).to_dict()  # whatever was accepted gives finite numbers
     assert all(np.isfinite(v) for v in result["conditions"]["positive"].values() if isinstance(v, float))
 
 
@@ -189,7 +189,7 @@ def test_scorer_state_loader_accepts_or_raises_validation_error(key, value) -> N
         loaded = Scorer.from_state_dict(state)
     except ValidationError:
         return
-    loaded.compute()
+    loaded.compute(require_global=False)
 
 
 @FUZZ
