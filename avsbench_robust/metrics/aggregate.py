@@ -57,9 +57,12 @@ def semantic_row(stats: SemanticFrameStats, keep: np.ndarray | None = None) -> d
 
 
 def concat_tables(tables: Sequence[dict[str, np.ndarray]], columns: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Rows of all tables; a column some table lacks (e.g. the curve sums p_sum/r_sum, which the protocol
+    aggregates do not need) is left out rather than failing."""
     if not tables:
         return empty_table(columns)
-    return {name: np.concatenate([t[name] for t in tables], axis=0) for name in columns}
+    names = [name for name in columns if all(name in t for t in tables)]
+    return {name: np.concatenate([t[name] for t in tables], axis=0) for name in names}
 
 
 @dataclass(frozen=True)
