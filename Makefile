@@ -14,7 +14,7 @@ $(BIN)/avsb-robust: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[torch,test,authors]"
+	$(BIN)/pip install -q -e ".[torch,test,authors,plot]"
 	touch $@
 
 # The main job on the embedded synthetic dataset (no download): see README.

@@ -8,6 +8,8 @@ The public API (imported lazily, so `import avsbench_robust` stays cheap and tor
     score(pred_dir, subset, ...)         per-condition and global metrics of a prediction folder
     Scorer                               streaming scorer for eval loops (numpy or torch, CPU or GPU)
     Results                              the results document
+    miou, f_score, fpr                   one-line metrics of one prediction / GT pair
+    paired_bootstrap(a, b)               the difference of two Results with its bootstrap interval
 """
 from __future__ import annotations
 
@@ -24,6 +26,10 @@ _LAZY = {
     "score": ("avsbench_robust.scoring", "score"),
     "Scorer": ("avsbench_robust.scorer", "Scorer"),
     "Results": ("avsbench_robust.results", "Results"),
+    "miou": ("avsbench_robust.metrics.functional", "miou"),
+    "f_score": ("avsbench_robust.metrics.functional", "f_score"),
+    "fpr": ("avsbench_robust.metrics.functional", "fpr"),
+    "paired_bootstrap": ("avsbench_robust.intervals", "paired_bootstrap"),
 }
 
 __all__ = ["__version__", "AVSSLabel", "Condition", "Split", "Subset", *_LAZY]

@@ -7,6 +7,7 @@ import click
 
 from ._version import __version__
 from .errors import AVSBRobustError
+from .safetext import MAX_LINE_CHARS, safe_text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "show_default": True})
@@ -21,9 +22,11 @@ def _register() -> None:
     from .commands import build as build_cmds
     from .commands import data as data_cmds
     from .commands import models as models_cmds
+    from .commands import results as results_cmds
     from .commands import score as score_cmds
 
-    for command in (*data_cmds.COMMANDS, *board_cmds.COMMANDS, *build_cmds.COMMANDS, *models_cmds.COMMANDS, *score_cmds.COMMANDS,):
+    for command in (*data_cmds.COMMANDS, *board_cmds.COMMANDS, *build_cmds.COMMANDS, *models_cmds.COMMANDS, *score_cmds.COMMANDS,
+                    *results_cmds.COMMANDS):
         cli.add_command(command)
 
 
@@ -49,7 +52,7 @@ def main(argv: "list[str] | None" = None) -> None:
         click.echo(f"error: {_one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except AVSBRobustError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {safe_text(exc, MAX_LINE_CHARS)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ._version import __version__
-from .errors import ValidationError
+from .errors import InputFileError, ValidationError
 from .io_utils import atomic_path, atomic_write_text, sha256_file
 from .models import build_model
 from .models.cgsl import gate_open
@@ -34,6 +34,7 @@ from .train import _autocast, collate, git_revision, init_distributed, load_chec
 from .types import SCORED_CONDITIONS, Condition, Split, Subset
 
 PREDICT_JSON = ".avsb-predict.json"  # hidden: the scorer ignores dotfiles, PRED holds only condition folders
+SIMILARITY_CSV = ".avsb-similarity.csv"  # CGSL checkpoints: per frame and condition, the audio-visual similarity
 
 
 def parse_conditions(spec: str | Sequence[str]) -> list[Condition]:
@@ -144,13 +145,19 @@ def _predict_into(partial: Path, out: Path, checkpoint: str | Path, meta: dict, 
         raise ValidationError(f"AVSBench root {root}", [f"{mcfg.subset.upper()} has no {split.value} clips"])
     features = FeatureSource(mcfg.subset, clips, build_out)
     net = build_model(mcfg).to(dev)
-    net.load_state_dict(state, strict=True)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # missing, unexpected or wrong-shape tensors: the weights are not this model's
+        detail = " ".join(str(exc).split("\n", 2)[1:2]).strip() or str(exc)
+        raise InputFileError(_model_file(checkpoint), "the weights do not fit the model described in "
+                                                      f"checkpoint.json ({detail})") from None
     net.eval()
 
     mine = chosen[dist.rank::dist.world]
     total = len(conds) * -(-len(mine) // batch_clips)
     bar = tqdm(total=total, desc="predict", disable=not (progress and dist.main), leave=False)
     written = 0
+    similarities: list[tuple[str, str, int, float]] = []
     for cond in conds:
         folder = partial / cond.value
         for i in range(0, len(mine), batch_clips):
@@ -167,8 +174,14 @@ def _predict_into(partial: Path, out: Path, checkpoint: str | Path, meta: dict, 
                 for k, arr in zip(c.frame_ids, arrays):
                     _write_png(folder / mask_relpath(c, k), arr)
                     written += 1
+                if o.similarity is not None:
+                    sims = o.similarity[sl].float().cpu().tolist()
+                    similarities += [(cond.value, c.video, int(k), float(v)) for k, v in zip(c.frame_ids, sims)]
             bar.update(1)
     bar.close()
+    if similarities:  # one file per rank under torchrun (ranks score disjoint clips)
+        name = SIMILARITY_CSV if dist.world == 1 else SIMILARITY_CSV.replace(".csv", f".rank{dist.rank}.csv")
+        atomic_write_text(partial / name, similarity_csv(similarities))
     if dist.world > 1:
         torch.distributed.barrier()
     info = {
@@ -181,6 +194,12 @@ def _predict_into(partial: Path, out: Path, checkpoint: str | Path, meta: dict, 
         "clips": len(chosen), "root": portable_path(root), "build_out": portable_path(build_out),
         "path_base": PATH_BASE,
     }
+    if build_out is not None:  # which front end made the negatives: "authors' pipeline (leaky)" must travel on
+        from .build.manifest import read_manifest
+
+        built = read_manifest(build_out)
+        info["build_pipeline"] = built.get("pipeline")
+        info["build_negative_features"] = built.get("negative_features")
     if dist.main:
         atomic_write_text(partial / PREDICT_JSON, json.dumps(info, indent=1, sort_keys=True) + "\n")
         if out.exists():
@@ -188,6 +207,15 @@ def _predict_into(partial: Path, out: Path, checkpoint: str | Path, meta: dict, 
         os.replace(partial, out)
         log(f"wrote {len(conds)} condition folder(s) for {len(chosen)} {split.value} clips to {out}")
     return info
+
+
+def similarity_csv(rows: list[tuple[str, str, int, float]]) -> str:
+    """condition, video, frame (GT numbering), cosine similarity s and sigmoid(s) (what the gate thresholds)."""
+    import math
+
+    lines = ["condition,video,frame,similarity,sigmoid"]
+    lines += [f"{c},{v},{k},{s:.6f},{1 / (1 + math.exp(-s)):.6f}" for c, v, k, s in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _frame_size(path: str) -> tuple[int, int]:

@@ -24,6 +24,14 @@ class Column:
     get: Callable[[Results], "float | None"]
     percent: bool = True
     lower_is_better: bool = False
+    key: str = ""  # "<group>/<metric>", where the interval of the value is found
+
+    def interval(self, r: Results) -> "list[float] | None":
+        if not r.intervals or not self.key:
+            return None
+        group, metric = self.key.split("/")
+        block = r.intervals["conditions"].get(group) if group not in ("negative", "global") else r.intervals.get(group)
+        return None if not block else block.get(metric)
 
 
 def _cond(cond: Condition, attr: str) -> Callable[[Results], "float | None"]:
@@ -41,24 +49,29 @@ def _glob(attr: str) -> Callable[[Results], "float | None"]:
     return lambda r: None if r.global_ is None else getattr(r.global_, attr)
 
 
+def _col(header: str, group: str, attr: str, **kw) -> Column:
+    get = _glob(attr) if group == "global" else _neg(attr) if group == "negative" else _cond(Condition(group), attr)
+    return Column(header, get, key=f"{group}/{attr}", **kw)
+
+
 def columns(results: Sequence[Results]) -> list[Column]:
     """Paper columns first; per-condition and fused columns only when some result has them."""
+    low = {"lower_is_better": True}
     cols = [
-        Column("G-mIoU", _glob("g_miou")), Column("G-F", _glob("g_f")),
-        Column("G-FPR", _glob("g_fpr"), percent=False, lower_is_better=True),
-        Column("mIoU (pos)", _cond(Condition.POSITIVE, "miou")), Column("F (pos)", _cond(Condition.POSITIVE, "f_score")),
-        Column("mIoU (neg)", _neg("miou"), lower_is_better=True), Column("F (neg)", _neg("f_score"), lower_is_better=True),
-        Column("FPR (neg)", _neg("fpr"), lower_is_better=True),
+        _col("G-mIoU", "global", "g_miou"), _col("G-F", "global", "g_f"),
+        _col("G-FPR", "global", "g_fpr", percent=False, **low),
+        _col("mIoU (pos)", "positive", "miou"), _col("F (pos)", "positive", "f_score"),
+        _col("mIoU (neg)", "negative", "miou", **low), _col("F (neg)", "negative", "f_score", **low),
+        _col("FPR (neg)", "negative", "fpr", **low),
     ]
     present = {c for r in results for c in r.conditions}
     for cond in NEGATIVE_CONDITIONS:
         if cond in present:
-            cols += [Column(f"mIoU ({cond.value})", _cond(cond, "miou"), lower_is_better=True),
-                     Column(f"F ({cond.value})", _cond(cond, "f_score"), lower_is_better=True),
-                     Column(f"FPR ({cond.value})", _cond(cond, "fpr"), lower_is_better=True)]
+            cols += [_col(f"mIoU ({cond.value})", cond.value, "miou", **low),
+                     _col(f"F ({cond.value})", cond.value, "f_score", **low),
+                     _col(f"FPR ({cond.value})", cond.value, "fpr", **low)]
     if Condition.FUSED in present:
-        cols += [Column("mIoU (fused)", _cond(Condition.FUSED, "miou")),
-                 Column("F (fused)", _cond(Condition.FUSED, "f_score"))]
+        cols += [_col("mIoU (fused)", "fused", "miou"), _col("F (fused)", "fused", "f_score")]
     return cols
 
 
@@ -68,15 +81,23 @@ def _fmt(value: "float | None", col: Column, digits: int) -> str:
     return f"{value * 100:.{digits}f}" if col.percent else f"{value:.{digits + 1}f}"
 
 
-def table_data(results: Sequence[Results], names: Sequence[str] | None = None, digits: int = 2
-               ) -> tuple[list[str], list[list[str]]]:
-    """Headers and formatted rows (first column: the row name)."""
+def _cell(r: Results, col: Column, digits: int, intervals: bool) -> str:
+    text = _fmt(col.get(r), col, digits)
+    iv = col.interval(r) if intervals else None
+    if iv is None or text == "-":
+        return text
+    return f"{text} [{_fmt(iv[0], col, digits)}, {_fmt(iv[1], col, digits)}]"
+
+
+def table_data(results: Sequence[Results], names: Sequence[str] | None = None, digits: int = 2,
+               intervals: bool = False) -> tuple[list[str], list[list[str]]]:
+    """Headers and formatted rows (first column: the row name); `intervals` adds "[low, high]" to each cell."""
     names = list(names) if names is not None else [_default_name(r) for r in results]
     if len(names) != len(results):
         raise ValueError("one name per result is needed")
     cols = columns(results)
     headers = ["model"] + [c.header for c in cols]
-    rows = [[name] + [_fmt(c.get(r), c, digits) for c in cols] for name, r in zip(names, results)]
+    rows = [[name] + [_cell(r, c, digits, intervals) for c in cols] for name, r in zip(names, results)]
     return headers, rows
 
 
@@ -86,14 +107,33 @@ def _default_name(r: Results) -> str:
 
 
 def render(results: "Results | Sequence[Results]", fmt: str = "table", names: Sequence[str] | None = None,
-           digits: int = 2) -> str:
-    """Render one or several Results in `fmt` (table, markdown, csv, latex)."""
+           digits: int = 2, intervals: bool = False) -> str:
+    """Render one or several Results side by side in `fmt` (table, markdown, csv, latex).
+
+    `intervals`: each cell also shows its bootstrap interval "[low, high]" (results that carry them);
+    the interval settings are stated once below the table (as a comment line in csv and latex).
+    """
     items = [results] if isinstance(results, Results) else list(results)
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise ValueError(f"unknown table format {fmt!r} (expected one of: {', '.join(FORMATS)})")
-    headers, rows = table_data(items, names, digits=4 if fmt == "csv" else digits)
-    return {"table": _plain, "markdown": _markdown, "csv": _csv, "latex": _latex}[fmt](headers, rows)
+    headers, rows = table_data(items, names, digits=4 if fmt == "csv" else digits, intervals=intervals)
+    text = {"table": _plain, "markdown": _markdown, "csv": _csv, "latex": _latex}[fmt](headers, rows)
+    note = interval_note(items) if intervals else ""
+    if note:
+        text += {"table": "", "markdown": "\n", "csv": "# ", "latex": "% "}[fmt] + note + "\n"
+    return text
+
+
+def interval_note(results: Sequence[Results]) -> str:
+    """One sentence stating how the intervals were obtained (or that some results have none)."""
+    settings = {(iv["level"], iv["unit"], iv["resamples"], iv["seed"]) for r in results if (iv := r.intervals)}
+    missing = sum(1 for r in results if not r.intervals)
+    parts = [f"{100 * level:g}% percentile bootstrap intervals over {unit}s ({n} resamples, seed {seed})"
+             for level, unit, n, seed in sorted(settings)]
+    if missing:
+        parts.append(f"{missing} result(s) carry no intervals")
+    return "; ".join(parts)
 
 
 def _widths(headers: list[str], rows: list[list[str]]) -> list[int]:
@@ -135,3 +175,33 @@ def _latex(headers: list[str], rows: list[list[str]]) -> str:
     out += [" & ".join(map(_tex, r)) + r" \\" for r in rows]
     out += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(out) + "\n"
+
+
+def render_frames(results: Sequence[Results], names: Sequence[str], level: str, fmt: str = "table",
+                  digits: int = 2) -> str:
+    """`Results.to_dataframe(level)` of several results stacked (first column: the name), in `fmt`.
+
+    mIoU and F in percent, FPR as a fraction (csv: fractions, full precision)."""
+    import pandas as pd
+
+    frames = []
+    for name, r in zip(names, results):
+        df = r.to_dataframe(level).reset_index()
+        df.insert(0, "model", name)
+        frames.append(df)
+    df = pd.concat(frames, ignore_index=True)
+    if fmt == "csv":
+        return df.to_csv(index=False, lineterminator="\n")
+
+    def cell(col: str, v: object) -> str:
+        if isinstance(v, float):
+            if v != v:  # NaN: e.g. F of a video without a non-empty GT frame
+                return "-"
+            if col.startswith(("miou", "f_score")):
+                return f"{100 * v:.{digits}f}"
+            return f"{v:.{digits + 2}f}"
+        return str(v)
+
+    headers = [str(c) for c in df.columns]
+    rows = [[cell(c, v) for c, v in zip(headers, row)] for row in df.itertuples(index=False)]
+    return {"table": _plain, "markdown": _markdown, "latex": _latex}[fmt](headers, rows)

@@ -5,11 +5,15 @@ sorted keys, floats rounded to 10 decimals, validated against the shipped schema
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+import numpy as np
 
 from ._version import __version__
 from .io_utils import atomic_write_text
@@ -52,6 +56,71 @@ class GlobalMetrics:
         return {"g_miou": self.g_miou, "g_f": self.g_f, "g_fpr": self.g_fpr}
 
 
+#: Per-video columns kept in the results (what the bootstrap needs) and the dtype each is stored in:
+#: curves and per-class sums as float32 (relative error 6e-8, half the bytes), counts and scalars as float64.
+PER_VIDEO_COLUMNS: dict[str, dict[str, str]] = {
+    "binary": {"frames": "<f8", "nonempty": "<f8", "iou_sum": "<f8", "fpr_sum": "<f8", "f_sum": "<f4"},
+    "semantic": {"frames": "<f8", "fpr_sum": "<f8", "iou_sum": "<f4", "f_sum": "<f4", "count": "<f8"},
+}
+PER_VIDEO_ENCODING = "zlib-compressed little-endian array bytes, base64; row-major, one row per video"
+
+
+def _encode(arr: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(zlib.compress(np.ascontiguousarray(arr, dtype=dtype).tobytes(), 9)).decode("ascii")
+
+
+def _decode(text: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    raw = zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True))
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(np.float64)
+
+
+@dataclass
+class PerVideo:
+    """The Scorer's per-video sums of each condition (rows in scoring order): what intervals and paired
+    comparisons resample. `kind` is "binary" (S4, MS3) or "semantic" (AVSS)."""
+
+    kind: str
+    videos: dict[Condition, list[str]]
+    tables: dict[Condition, dict[str, np.ndarray]]
+    categories: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_tables(cls, kind: str, videos: Mapping[Condition, list[str]], tables: Mapping[Condition, Mapping[str, np.ndarray]],
+                    categories: Mapping[str, str] | None = None) -> "PerVideo":
+        """Keep the stored columns at their stored precision, so what is computed from it here equals
+        what is computed later from the JSON."""
+        cols = PER_VIDEO_COLUMNS[kind]
+        kept = {c: {name: np.asarray(t[name]).astype(dt).astype(np.float64) for name, dt in cols.items()}
+                for c, t in tables.items()}
+        return cls(kind, {c: list(v) for c, v in videos.items()}, kept, dict(categories or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        cols = PER_VIDEO_COLUMNS[self.kind]
+        return {
+            "kind": self.kind, "encoding": PER_VIDEO_ENCODING, "dtypes": dict(cols),
+            "videos": {c.value: v for c, v in self.videos.items()},
+            "categories": dict(self.categories),
+            "columns": {c.value: {name: {"shape": list(t[name].shape), "data": _encode(t[name], dt)}
+                                  for name, dt in cols.items()} for c, t in self.tables.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PerVideo":
+        kind = d["kind"]
+        cols = PER_VIDEO_COLUMNS[kind]
+        videos = {Condition(c): list(v) for c, v in d["videos"].items()}
+        tables = {}
+        for c, block in d["columns"].items():
+            cond = Condition(c)
+            tables[cond] = {}
+            for name, dt in cols.items():
+                shape = tuple(block[name]["shape"])
+                if not shape or shape[0] != len(videos[cond]):
+                    raise ValueError(f"per_video.columns.{c}.{name}: shape {list(shape)} for {len(videos[cond])} videos")
+                tables[cond][name] = _decode(block[name]["data"], dt, shape)
+        return cls(kind, videos, tables, dict(d.get("categories", {})))
+
+
 @dataclass
 class Results:
     """One scoring run. `breakdown[condition][name]` is per S4 category or per AVSS class."""
@@ -67,6 +136,9 @@ class Results:
     split: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     toolkit_version: str = __version__
+    curves: dict[str, dict[str, list[float]]] | None = None
+    intervals: dict[str, Any] | None = None
+    per_video: PerVideo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (plain types; see schemas/results.schema.json)."""
@@ -87,6 +159,12 @@ class Results:
                           "conditions": {c.value: v for c, v in self.breakdown.items()}},
             "provenance": dict(self.provenance),
         }
+        if self.curves is not None:
+            doc["curves"] = self.curves
+        if self.intervals is not None:
+            doc["intervals"] = self.intervals
+        if self.per_video is not None:
+            doc["per_video"] = self.per_video.to_dict()
         return _normalise(doc)
 
     def to_json(self) -> str:
@@ -111,6 +189,8 @@ class Results:
             breakdown={Condition(k): v for k, v in doc["breakdown"]["conditions"].items()},
             breakdown_kind=doc["breakdown"]["kind"], split=doc.get("split"),
             provenance=dict(doc.get("provenance", {})), toolkit_version=doc["toolkit_version"],
+            curves=doc.get("curves"), intervals=doc.get("intervals"),
+            per_video=None if doc.get("per_video") is None else PerVideo.from_dict(doc["per_video"]),
         )
 
     @classmethod
@@ -126,6 +206,31 @@ class Results:
     @property
     def negative_conditions(self) -> list[Condition]:
         return [c for c in NEGATIVE_CONDITIONS if c in self.conditions]
+
+    def flat(self, prefix: str = "") -> dict[str, float]:
+        """Every headline number as one flat dict of floats ("global/g_miou", "positive/miou",
+        "negative/fpr", ...), ready for a logger such as Lightning's `self.log_dict`."""
+        out: dict[str, float] = {}
+        if self.global_ is not None:
+            out.update({f"global/{k}": float(v) for k, v in self.global_.to_dict().items()})
+        groups = [(c.value, m) for c, m in self.conditions.items()]
+        if self.negative is not None:
+            groups.append(("negative", self.negative))
+        for name, m in groups:
+            out.update({f"{name}/{k}": float(v) for k, v in m.to_dict().items()})
+        return {prefix + k: v for k, v in out.items()}
+
+    def to_dataframe(self, level: str = "condition") -> "Any":
+        """A pandas DataFrame of the results (fractions).
+
+        condition: one row per condition and the pooled `negative`, with `<metric>_low/_high` when the
+        results carry intervals (global metrics in `df.attrs["global"]`); category: one row per
+        (condition, S4 category or AVSS class); video: one row per (condition, video) from the per-video
+        sums (mIoU, max-F of the video's mean F curve, FPR; AVSS: means over the classes present in it).
+        """
+        from .dataframes import to_dataframe
+
+        return to_dataframe(self, level)
 
 
 def _normalise(obj: Any) -> Any:

@@ -24,6 +24,17 @@ echo "== 3/6 predict with the reference model $REF (plain and with the CGSL gate
 echo "== 4/6 score (canonical protocol; tables in percent, JSON in fractions)"
 "$A" score "$OUT/pred/reference" --subset s4 --json "$OUT/results/reference.json"
 "$A" score "$OUT/pred/reference-gate" --subset s4 --json "$OUT/results/reference-gate.json"
+echo "-- side by side, with 95% bootstrap intervals over videos (stored in the JSON)"
+"$A" report "$OUT/results/reference.json" "$OUT/results/reference-gate.json" --names reference,reference+gate \
+    --intervals --format markdown
+echo "-- does the gate change anything beyond noise? paired bootstrap over the same videos"
+"$A" compare "$OUT/results/reference.json" "$OUT/results/reference-gate.json" --names reference,gate
+echo "-- figures: per-condition bars, positive mIoU vs negative FPR, F curves, CGSL similarities (Fig. 4)"
+R=("$OUT/results/reference.json" "$OUT/results/reference-gate.json")
+"$A" plot "${R[@]}" --names reference,reference+gate --kind bars --out "$OUT/figs/bars.png"
+"$A" plot "${R[@]}" --names reference,reference+gate --kind scatter --out "$OUT/figs/scatter.svg"
+"$A" plot "${R[@]}" --names reference,reference+gate --kind curves --out "$OUT/figs/curves.pdf"
+"$A" plot --kind similarity --similarity "$OUT/pred/reference" --names "$REF" --out "$OUT/figs/similarity.png"
 
 echo "== 5/6 sanity baselines: visual-prior oracle, audio-visual oracle, empty"
 rm -rf "$OUT/baselines"
@@ -31,5 +42,8 @@ rm -rf "$OUT/baselines"
 
 echo "== 6/6 leaderboard from submissions/ and the paper's Table 1"
 "$A" leaderboard --submissions submissions --out "$OUT/leaderboard"
-"$A" table1
+"$A" table1 --add "$OUT/results/reference-gate.json" --name "reference+gate"
+echo "-- pack the gated prediction as a leaderboard entry (re-scored before it is written)"
+"$A" submit "$OUT/results/reference-gate.json" "$OUT/pred/reference-gate" --out "$OUT/entry/demo-reference-gate" \
+    --model "TPAVI-PVT small (demo)" --variant "+CGSL gate 0.5" --backbone pvt_v2_b5 --overwrite
 echo "done: results in $OUT/results, leaderboard in $OUT/leaderboard/index.html"

@@ -108,7 +108,7 @@ def tpavi_case_seed(backbone: str, subset: str) -> int:
     return 9000 + 10 * ("resnet50", "pvt_v2_b5").index(backbone) + ("s4", "ms3", "avss").index(subset)
 
 
-def tpavi_inputs(seed: int, num_classes: int) -> dict[str, np.ndarray]:
+def tpavi_inputs(seed: int) -> dict[str, np.ndarray]:
     return seeded_inputs(seed + 500, {"frames": (FRAMES, 3, SIZE, SIZE), "audio": (FRAMES, 128)})
 
 
@@ -144,7 +144,7 @@ def make_tpavi(orig: Path, cases: dict) -> dict[str, float]:
             ours.load_state_dict(state, strict=True)
             theirs = original_tpavi(orig, backbone, subset).double().eval()
             theirs.load_state_dict(state, strict=True)
-            x = {k: torch.from_numpy(v) for k, v in tpavi_inputs(seed, ours.num_classes).items()}
+            x = {k: torch.from_numpy(v) for k, v in tpavi_inputs(seed).items()}
             with torch.no_grad():
                 if subset == "avss":
                     mask = torch.tensor(AVSS_FRAME_MASK, dtype=torch.float64)
@@ -188,16 +188,8 @@ def original_avsegformer(orig: Path, subset: str):
     cfg = ns["model"]
     cfg["backbone"]["init_weights_path"] = None
     cfg["vggish"].update(freeze_audio_extractor=False, preprocess_audio_to_log_mel=False)
-    for pkg in ("ops",):
-        for name in [n for n in sys.modules if n == pkg or n.startswith(pkg + ".")]:
-            del sys.modules[name]
-    with _original_package(base, "model"):
-        sys.path.insert(0, str(base))
-        try:
-            net = importlib.import_module("model").build_model(**cfg)
-        finally:
-            sys.path.remove(str(base))
-    return net
+    with _original_package(base, "ops"), _original_package(base, "model"):
+        return importlib.import_module("model").build_model(**cfg)
 
 
 def make_avsegformer(orig: Path, cases: dict) -> dict[str, float]:

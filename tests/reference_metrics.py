@@ -233,7 +233,8 @@ def semantic_frame(pred: np.ndarray, gt: np.ndarray) -> tuple[list[float], list[
     return ious, fs, pos, fpr
 
 
-def semantic_aggregate(frames: list[SemFrame]) -> dict:
+def semantic_aggregate(frames: list[SemFrame], protocol: str = "official") -> dict:
+    """Official: mean over all 71 classes (absent = 0); canonical: over the classes that occur (count > 0)."""
     iou_sum = [0.0] * NUM_CLASSES
     f_sum = [0.0] * NUM_CLASSES
     count = [0] * NUM_CLASSES
@@ -245,13 +246,19 @@ def semantic_aggregate(frames: list[SemFrame]) -> dict:
     iou_c = [iou_sum[c] / count[c] if count[c] else 0.0 for c in range(NUM_CLASSES)]
     f_c = [f_sum[c] / count[c] if count[c] else 0.0 for c in range(NUM_CLASSES)]
     n = len(frames)
+    classes = [c for c in range(NUM_CLASSES) if protocol == "official" or count[c] > 0]
+    fg = [c for c in classes if c > 0]
+
+    def mean(values: list[float], over: list[int]) -> float:
+        return sum(values[c] for c in over) / len(over) if over else 0.0
+
     return {
-        "miou": sum(iou_c) / NUM_CLASSES,
-        "f_score": sum(f_c) / NUM_CLASSES,
+        "miou": mean(iou_c, classes),
+        "f_score": mean(f_c, classes),
         "miou_nobg_official": sum(iou_c[:-1]) / (NUM_CLASSES - 1),
         "f_score_nobg_official": sum(f_c[:-1]) / (NUM_CLASSES - 1),
-        "miou_nobg": sum(iou_c[1:]) / (NUM_CLASSES - 1),
-        "f_score_nobg": sum(f_c[1:]) / (NUM_CLASSES - 1),
+        "miou_nobg": mean(iou_c, fg),
+        "f_score_nobg": mean(f_c, fg),
         "fpr": sum(fr.fpr for fr in frames) / n if n else 0.0,
         "frames": n,
         "_iou_c": iou_c, "_f_c": f_c, "_count": count,
@@ -273,10 +280,11 @@ def semantic_reference(updates: list[Update], protocol: str = "canonical") -> di
     for u in updates:
         if u.condition not in conds:
             conds.append(u.condition)
-    out: dict = {"conditions": {c: semantic_aggregate([f for f in frames if f.condition == c]) for c in conds}}
+    out: dict = {"conditions": {c: semantic_aggregate([f for f in frames if f.condition == c], protocol)
+                                for c in conds}}
     neg = [f for f in frames if f.condition in NEGATIVES]
     if neg:
-        out["negative"] = semantic_aggregate(neg)
+        out["negative"] = semantic_aggregate(neg, protocol)
         if "positive" in out["conditions"]:
             out["global"] = g_metrics(out["conditions"]["positive"], out["negative"])
     return out

@@ -82,11 +82,37 @@ def test_escaping_everywhere() -> None:
 
 
 def test_html_is_self_contained() -> None:
+    import re
+
     page = render_html(_paper_rows())
+    # links to papers and code are the only URLs: plain <a href>, nothing the page would load
+    stripped = re.sub(r'<a href="https?://[^"]+" rel="noopener noreferrer">', "", page)
+    stripped = stripped.replace('xmlns="http://www.w3.org/2000/svg"', "")
     for needle in ("http://", "https://", "src=", "@import", "url("):
-        stripped = page.replace('xmlns="http://www.w3.org/2000/svg"', "")
         assert needle not in stripped, needle
-    assert "Content-Security-Policy" in page and "<svg" in page
+    assert page.count('rel="noopener noreferrer"') >= len({r.code for r in paper.PAPER_ROWS if r.code})
+    assert "Content-Security-Policy" in page and "<svg" in page and 'id="submit"' in page
+
+
+def test_page_is_compact_ranked_and_marks_status() -> None:
+    import re
+
+    rows = _paper_rows()
+    scored = dataclasses.replace(rows[0], name="copied-synthetic", source="scored", protocol="canonical",
+                                 model="Copied", has_predictions=False, g_miou=0.99)
+    page = render_html(rows + [scored])
+    s4 = page.split('id="sec-s4-avsbench"')[1].split("</section>")[0]
+    main_table = s4.split('id="t-s4-avsbench"')[1].split("</table>")[0]
+    self_table = s4.split('id="t-s4-avsbench-self"')[1].split("</table>")[0]
+    assert "copied-synthetic" not in main_table and "copied-synthetic" in self_table  # never ranked with verified
+    assert "Self-reported (no predictions shipped, not re-scored by ci)" in s4
+    heads = re.findall(r"<th [^>]*>(?:<button type=\"button\">)?([^<]+)", main_table)
+    assert heads == ["#", "Model", "Backbone", "G-mIoU %", "G-F %", "G-FPR", "pos mIoU %", "pos F %", "Date",
+                     "Status", "More"]
+    assert '<a href="https://arxiv.org/abs/2502.00358" rel="noopener noreferrer">TPAVI (CGSL' in main_table
+    # the AVSS paper rows print no positive mIoU: no chart rather than an empty one
+    avss = page.split('id="sec-avss-avsbench"')[1].split("</section>")[0]
+    assert "<svg" not in avss and "<table" in avss
 
 
 def test_output_is_deterministic_and_sorted() -> None:

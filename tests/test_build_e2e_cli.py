@@ -15,6 +15,7 @@ from _frontend_inputs import make_pool  # noqa: E402
 
 from avsbench_robust.board.reference import reference_entry_files  # noqa: E402
 from avsbench_robust.cli import main  # noqa: E402
+from avsbench_robust.predict import PREDICT_JSON  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "tpavi-pvt-small-s4-cgsl"
 FIVE = "positive,silence,noise,offscreen,unseen"
@@ -71,3 +72,5 @@ def test_authors_build_is_marked_leaky_and_scores(synth_root, tmp_path, capsys):
     res = _predict_and_score(synth_root, out, tmp_path)
     assert set(res["conditions"]) == set(FIVE.split(","))
     assert 0.0 <= res["global"]["g_miou"] <= 1.0
+    info = json.loads((tmp_path / "pred" / PREDICT_JSON).read_text())
+    assert info["build_pipeline"] == "authors' pipeline (leaky)" and info["build_negative_features"] == "authors"

@@ -157,6 +157,7 @@ def test_long_recording_is_trimmed_before_resampling_in_bounded_memory(tmp_path)
         for s in range(0, n, 480000):
             t = np.arange(s, min(n, s + 480000)) / 48000
             f.write(np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * 2, axis=1))
+    clip_features(_load(str(path), 5.0).stored, 48000)  # warm the resampling tables (built once per process)
     tracemalloc.start()
     probe = probe_source((str(path), 5.0))
     c = _load(str(path), 5.0)
@@ -165,7 +166,7 @@ def test_long_recording_is_trimmed_before_resampling_in_bounded_memory(tmp_path)
     tracemalloc.stop()
     assert probe["seconds"] == 90.0 and c.adjustments["trimmed"] == [90.0, 5.0]
     assert c.stored.shape == (240000, 2) and feats.shape == (5, 1, 96, 64)
-    assert peak < 24e6, f"peak {peak / 1e6:.1f} MB"
+    assert peak < 20e6, f"peak {peak / 1e6:.1f} MB"  # the whole file as float32 would be 34.6 MB
 
 
 def test_unseen_condition_draws_one_pool_recording_per_clip(synth_root, tmp_path):

@@ -86,10 +86,15 @@ def test_condition_invariants(built_s4):
     assert len({n.tobytes() for n in noises}) == len(noises)  # per-clip streams, not one shared file
 
 
-def test_two_workers_give_identical_bytes(s4_root, built_s4, tmp_path):
+def test_two_workers_give_identical_bytes(s4_root, built_s4, tmp_path, monkeypatch):
+    from avsbench_robust.build import run
+
+    # 8 clips are too few to start a pool (MIN_CLIPS_PER_WORKER): no pool, one process.
+    assert build("s4", root=s4_root, out=tmp_path / "w2a", split="all", workers=2, progress=False).workers_used == 1
+    monkeypatch.setattr(run, "MIN_CLIPS_PER_WORKER", 1)  # force the pool: the bytes must not depend on it
     out = tmp_path / "w2"
-    build("s4", root=s4_root, out=out, split="all", workers=2, progress=False)
-    assert tree_files(out) == tree_files(built_s4)
+    assert build("s4", root=s4_root, out=out, split="all", workers=2, progress=False).workers_used == 2
+    assert tree_files(out) == tree_files(built_s4) == tree_files(tmp_path / "w2a")
 
 
 def test_resume_redoes_only_damaged_clips(built_s4, s4_root, tmp_path):

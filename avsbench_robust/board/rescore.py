@@ -25,6 +25,7 @@ from ..types import Condition, Subset
 from .entries import DEFAULT_LIMITS, Entry, Limits, iter_npz
 
 RESULT_SECTIONS = ("conditions", "negative", "global", "breakdown")
+OPTIONAL_SECTIONS = ("curves", "intervals")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -111,13 +112,18 @@ def _leaves(doc: Any, prefix: str = "") -> dict[str, Any]:
         for k, v in doc.items():
             out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
+    if isinstance(doc, list) and doc and all(isinstance(v, (int, float)) for v in doc):
+        return {f"{prefix}[{i}]": v for i, v in enumerate(doc)}  # curves, intervals: each value within tol
     return {prefix: doc}
 
 
 def compare_results(stored: dict, fresh: dict, tol: float = 1e-6) -> list[str]:
-    """Differences above `tol` in every metric the two documents hold (missing keys count as differences)."""
-    a = {k: v for s in RESULT_SECTIONS for k, v in _leaves(stored.get(s), s).items()}
-    b = {k: v for s in RESULT_SECTIONS for k, v in _leaves(fresh.get(s), s).items()}
+    """Differences above `tol` in every metric the two documents hold (missing keys count as differences).
+
+    Curves and intervals are compared when the stored document has them (older entries do not)."""
+    sections = RESULT_SECTIONS + tuple(s for s in OPTIONAL_SECTIONS if s in stored)
+    a = {k: v for s in sections for k, v in _leaves(stored.get(s), s).items()}
+    b = {k: v for s in sections for k, v in _leaves(fresh.get(s), s).items()}
     diffs = []
     for key in sorted(set(a) | set(b)):
         x, y = a.get(key, "<missing>"), b.get(key, "<missing>")

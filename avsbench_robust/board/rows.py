@@ -56,6 +56,16 @@ class BoardRow:
     g_fpr_recomputed: float | None
     frames: int | None
     transcription: dict | None
+    has_predictions: bool = False
+    intervals: dict | None = None
+    citation: str | None = None
+
+    @property
+    def status(self) -> str:
+        """paper (transcribed as printed), verified (ci re-scores its shipped predictions) or self-reported."""
+        if self.source == "paper":
+            return "paper"
+        return "verified" if self.has_predictions else "self-reported"
 
     @property
     def display_name(self) -> str:
@@ -135,6 +145,8 @@ def row_from_entry(entry: Entry) -> BoardRow:
         g_miou=_num(glob.get("g_miou")), g_f=_num(glob.get("g_f")), g_fpr=_num(glob.get("g_fpr")),
         g_miou_recomputed=g_metric(pos_miou, neg_miou), g_f_recomputed=g_metric(pos_f, neg_f),
         g_fpr_recomputed=neg_fpr, frames=_frames(res), transcription=transcription,
+        has_predictions=bool(entry.predictions), intervals=res.get("intervals") if transcription is None else None,
+        citation=meta.get("citation"),
     )
 
 

@@ -28,6 +28,49 @@ LATEX_HEADERS = {
 
 
 @dataclass(frozen=True)
+class AddedRow:
+    """A user's scored result placed under the paper's rows, printed with the paper's precision.
+
+    `unseen` is the condition shown in the 'Unseen Audio' columns (the paper's single negative condition,
+    filed under `unseen` when the results have it, else `offscreen`); its G-metrics are the results' own
+    (over the pooled negatives)."""
+
+    subset: Subset
+    label: str
+    printed: dict[str, str]
+    unseen: str | None
+
+
+def added_row(results: dict, name: str, table: str, dataset: str) -> AddedRow:
+    """Format a results document (fractions) as a Table 1 / Table 2 row; ValidationError if it does not fit."""
+    subset = Subset.parse(results.get("subset", ""))
+    want = (Subset.S4, Subset.MS3) if table == "1" else (Subset.AVSS,)
+    glob = results.get("global")
+    problems = []
+    if subset not in want:
+        problems.append(f"{name}: a {subset.value} result belongs in Table {'2' if table == '1' else '1'}")
+    if not glob:
+        problems.append(f"{name}: no global metrics (score positive and negative conditions)")
+    conds = results.get("conditions") or {}
+    unseen = next((c for c in ("unseen", "offscreen") if c in conds), None)
+    if table == "1" and (unseen is None or "positive" not in conds):
+        problems.append(f"{name}: Table 1 needs the positive and the offscreen (or unseen) conditions")
+    if problems:
+        raise ValidationError(f"Table {table} --add", problems)
+    if table == "2":
+        printed = {"g_miou": f"{100 * glob['g_miou']:.2f}", "g_f": f"{100 * glob['g_f']:.2f}",
+                   "g_fpr": f"{glob['g_fpr']:.3f}"}
+    else:
+        pos, neg = conds["positive"], conds[unseen]
+        printed = {"g_miou": f"{100 * glob['g_miou']:.3f}", "g_f": f"{100 * glob['g_f']:.3f}",
+                   "g_fpr": f"{glob['g_fpr']:.3f}", "pos_miou": f"{100 * pos['miou']:.1f}",
+                   "pos_f": f"{100 * pos['f_score']:.1f}", "unseen_miou": f"{100 * neg['miou']:.2f}",
+                   "unseen_f": f"{100 * neg['f_score']:.2f}", "unseen_fpr": f"{100 * neg['fpr']:.2f}"}
+    where = "synthetic set, not comparable" if dataset.startswith("synthetic") else "scored"
+    return AddedRow(subset, f"{name} ({where})", printed, unseen if table == "1" else None)
+
+
+@dataclass(frozen=True)
 class Recomputed:
     g_miou: float
     g_f: float
@@ -87,7 +130,7 @@ def _check(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-def table1_markdown(rows: list[BoardRow]) -> str:
+def table1_markdown(rows: list[BoardRow], added: tuple[AddedRow, ...] = ()) -> str:
     cols = [k for k, _ in TABLE1_COLUMNS]
     head = ["Test set", "Model", *(HEADERS[k] for k in cols), "G-mIoU (recomp.)", "G-F (recomp.)",
             "unseen FPR as fraction", "G-mIoU reachable?", "G-F reachable?"]
@@ -101,21 +144,41 @@ def table1_markdown(rows: list[BoardRow]) -> str:
         "| " + " | ".join(head) + " |",
         "|" + "---|" * 2 + "---:|" * (len(head) - 2),
     ]
-    last_subset = None
-    for _, row in _paper_rows(rows, "1"):
-        printed = row.transcription["printed"]
-        bold = set(row.transcription["bold"])
-        rec = recompute(printed)
-        cells = [md(TEST_SET[row.subset]) if row.subset is not last_subset else "", md(row.transcription["label"])]
-        cells += [f"**{md(printed[k])}**" if k in bold else md(printed[k]) for k in cols]
-        cells += [f"{100 * rec.g_miou:.3f}", f"{100 * rec.g_f:.3f}", f"{rec.g_fpr:.4f}",
-                  _check(rec.g_miou_reachable), _check(rec.g_f_reachable)]
-        last_subset = row.subset
-        lines.append("| " + " | ".join(cells) + " |")
+    placed = _paper_rows(rows, "1")
+    for subset in (Subset.S4, Subset.MS3):
+        first = True
+        for _, row in [(p, r) for p, r in placed if r.subset is subset]:
+            printed = row.transcription["printed"]
+            bold = set(row.transcription["bold"])
+            rec = recompute(printed)
+            cells = [md(TEST_SET[subset]) if first else "", md(row.transcription["label"])]
+            cells += [f"**{md(printed[k])}**" if k in bold else md(printed[k]) for k in cols]
+            cells += [f"{100 * rec.g_miou:.3f}", f"{100 * rec.g_f:.3f}", f"{rec.g_fpr:.4f}",
+                      _check(rec.g_miou_reachable), _check(rec.g_f_reachable)]
+            first = False
+            lines.append("| " + " | ".join(cells) + " |")
+        for row in (a for a in added if a.subset is subset):
+            rec = recompute(row.printed)
+            cells = [md(TEST_SET[subset]) if first else "", f"*{md(row.label)}*"]
+            cells += [md(row.printed[k]) for k in cols]
+            cells += [f"{100 * rec.g_miou:.3f}", f"{100 * rec.g_f:.3f}", f"{rec.g_fpr:.4f}", "–", "–"]
+            first = False
+            lines.append("| " + " | ".join(cells) + " |")
+    if added:
+        lines += ["", _added_note(added)]
     return "\n".join(lines) + "\n"
 
 
-def table2_markdown(rows: list[BoardRow]) -> str:
+def _added_note(added: tuple[AddedRow, ...]) -> str:
+    unseen = sorted({a.unseen for a in added if a.unseen})
+    text = ("Rows in italics were added with --add: scored by avsb-robust, printed with the paper's precision; "
+            "their G-metrics are over the pooled negatives N (every negative condition scored)")
+    if unseen:
+        text += f", their 'Unseen Audio' columns show our {' / '.join(unseen)} condition"
+    return text + "."
+
+
+def table2_markdown(rows: list[BoardRow], added: tuple[AddedRow, ...] = ()) -> str:
     cols = [k for k, _ in TABLE2_COLUMNS]
     lines = [
         "Table 2 as printed in the paper (AVSBench-Semantic). Only global metrics are printed, so nothing",
@@ -129,6 +192,10 @@ def table2_markdown(rows: list[BoardRow]) -> str:
         cells = [md(row.transcription["label"])] + [f"**{md(printed[k])}**" if k in bold else md(printed[k])
                                                     for k in cols]
         lines.append("| " + " | ".join(cells) + " |")
+    for row in added:
+        lines.append("| " + " | ".join([f"*{md(row.label)}*"] + [md(row.printed[k]) for k in cols]) + " |")
+    if added:
+        lines += ["", _added_note(added)]
     return "\n".join(lines) + "\n"
 
 
@@ -136,7 +203,7 @@ def _lx(value: str, bold: bool) -> str:
     return rf"\textbf{{{latex(value)}}}" if bold else latex(value)
 
 
-def table1_latex(rows: list[BoardRow]) -> str:
+def table1_latex(rows: list[BoardRow], added: tuple[AddedRow, ...] = ()) -> str:
     cols = [k for k, _ in TABLE1_COLUMNS]
     placed = _paper_rows(rows, "1")
     out = [
@@ -151,11 +218,17 @@ def table1_latex(rows: list[BoardRow]) -> str:
     ]
     for subset in (Subset.S4, Subset.MS3):
         block = [r for _, r in placed if r.subset is subset]
+        extra = [a for a in added if a.subset is subset]
         for i, row in enumerate(block):
             printed, bold = row.transcription["printed"], set(row.transcription["bold"])
             rec = recompute(printed)
-            first = rf"\multirow{{{len(block)}}}{{*}}{{{latex(TEST_SET[subset])}}}" if i == 0 else ""
+            first = rf"\multirow{{{len(block) + len(extra)}}}{{*}}{{{latex(TEST_SET[subset])}}}" if i == 0 else ""
             cells = [first, latex(row.transcription["label"])] + [_lx(printed[k], k in bold) for k in cols]
+            cells += [f"{100 * rec.g_miou:.3f}", f"{100 * rec.g_f:.3f}", f"{rec.g_fpr:.4f}"]
+            out.append(" & ".join(cells) + r" \\")
+        for row in extra:
+            rec = recompute(row.printed)
+            cells = ["", rf"\textit{{{latex(row.label)}}}"] + [latex(row.printed[k]) for k in cols]
             cells += [f"{100 * rec.g_miou:.3f}", f"{100 * rec.g_f:.3f}", f"{rec.g_fpr:.4f}"]
             out.append(" & ".join(cells) + r" \\")
         out.append(r"\midrule" if subset is Subset.S4 else r"\bottomrule")
@@ -168,7 +241,7 @@ def table1_latex(rows: list[BoardRow]) -> str:
     return "\n".join(out) + "\n"
 
 
-def table2_latex(rows: list[BoardRow]) -> str:
+def table2_latex(rows: list[BoardRow], added: tuple[AddedRow, ...] = ()) -> str:
     cols = [k for k, _ in TABLE2_COLUMNS]
     out = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
            "Model & " + " & ".join(LATEX_HEADERS[k] for k in cols) + r" \\", r"\midrule"]
@@ -176,12 +249,14 @@ def table2_latex(rows: list[BoardRow]) -> str:
         printed, bold = row.transcription["printed"], set(row.transcription["bold"])
         out.append(" & ".join([latex(row.transcription["label"])] + [_lx(printed[k], k in bold) for k in cols])
                    + r" \\")
+    for row in added:
+        out.append(" & ".join([rf"\textit{{{latex(row.label)}}}"] + [latex(row.printed[k]) for k in cols]) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}",
             r"\caption{Summary of AVSBench-Semantic (AVSS) performance, as printed in the paper.}", r"\end{table}"]
     return "\n".join(out) + "\n"
 
 
-def render_table(rows: list[BoardRow], table: str, fmt: str) -> str:
+def render_table(rows: list[BoardRow], table: str, fmt: str, added: tuple[AddedRow, ...] = ()) -> str:
     renderers = {("1", "markdown"): table1_markdown, ("1", "latex"): table1_latex,
                  ("2", "markdown"): table2_markdown, ("2", "latex"): table2_latex}
-    return renderers[(table, fmt)](rows)
+    return renderers[(table, fmt)](rows, tuple(added))

@@ -8,7 +8,8 @@ import click
 
 from ..errors import ValidationError
 from ..io_utils import atomic_write_bytes
-from .options import HiddenArgument, submissions_help
+from ..safetext import safe_text
+from .options import HiddenArgument, root_option, submissions_help, workers_option
 
 DIR = click.Path(path_type=Path, file_okay=False)
 submissions_option = click.option("--submissions", type=DIR, default=Path("submissions"), show_default=True,
@@ -42,7 +43,7 @@ def leaderboard_command(submissions: Path, out: Path) -> None:
     files = render_all(_rows(submissions))  # everything rendered before anything is written
     for name, data in files.items():
         atomic_write_bytes(out / name, data)
-    click.echo(f"wrote {', '.join(str(out / n) for n in files)}")
+    click.echo(f"wrote {', '.join(safe_text(out / n) for n in files)}")
 
 
 def _table_command(table: str) -> click.Command:
@@ -51,16 +52,38 @@ def _table_command(table: str) -> click.Command:
                   help=submissions_help + " Default: the transcription shipped inside the package.")
     @click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True,
                   help="Output markup.")
-    def command(submissions: "Path | None", fmt: str) -> None:
+    @click.option("--add", "add", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                  metavar="RESULTS", help="A results JSON of `avsb-robust score` to print under the paper's rows "
+                                          "(repeatable). Default: none.")
+    @click.option("--name", "add_names", multiple=True, metavar="NAME",
+                  help="Row name for each --add, in order. Default: the file name.")
+    def command(submissions: "Path | None", fmt: str, add: "tuple[Path, ...]", add_names: "tuple[str, ...]") -> None:
         from ..board.tables import render_table
 
         rows = _paper_rows() if submissions is None else _rows(submissions)
-        click.echo(render_table(rows, table, fmt), nl=False)
+        click.echo(render_table(rows, table, fmt, _added(table, add, add_names)), nl=False)
 
     command.help = (f"Print the paper's Table {table} ({'S4, MS3' if table == '1' else 'AVSS'}) as printed, "
                     f"rebuilt from the `source: paper` entries" + (", with G-metrics recomputed beside it."
                                                                   if table == "1" else "."))
     return command
+
+
+def _added(table: str, paths: "tuple[Path, ...]", names: "tuple[str, ...]") -> tuple:
+    from ..board.tables import added_row
+    from ..data.default import dataset_kind, recorded_root
+    from ..results import Results
+
+    if names and len(names) != len(paths):
+        raise click.UsageError(f"--name given {len(names)} time(s) for {len(paths)} --add file(s)")
+    rows = []
+    for i, path in enumerate(paths):
+        doc = Results.read_json(path).to_dict()  # validated against the results schema
+        prov = doc.get("provenance") or {}
+        root = recorded_root(prov.get("gt_root"))
+        dataset = prov.get("dataset") or (dataset_kind(root) if root is not None else "avsbench")
+        rows.append(added_row(doc, names[i] if names else path.stem, table, dataset))
+    return tuple(rows)
 
 
 def _paper_rows() -> list:
@@ -115,4 +138,33 @@ def ci_command(legacy_submissions: "Path | None", submissions: Path, leaderboard
                f"leaderboard up to date")
 
 
-COMMANDS = [leaderboard_command, _table_command("1"), _table_command("2"), ci_command]
+@click.command("submit")
+@click.argument("results", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("pred", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--out", type=DIR, required=True, help="The entry folder to write, e.g. submissions/my-model-s4.")
+@click.option("--model", required=True, help="Model name shown on the leaderboard.")
+@click.option("--variant", default="baseline", show_default=True, help="Variant, e.g. '+CGSL'.")
+@click.option("--backbone", default=None, help="Backbone, e.g. pvt_v2_b5. Default: not stated.")
+@click.option("--paper", default=None, metavar="URL", help="Link to the paper. Default: none.")
+@click.option("--code", default=None, metavar="URL", help="Link to the code. Default: none.")
+@root_option("; by default the one recorded in RESULTS")
+@click.option("--date", default=None, metavar="YYYY-MM-DD", help="Entry date. Default: today.")
+@click.option("--command", "run_command", default=None,
+              help="The command that produced the predictions/results. Default: the score command.")
+@click.option("--notes", default="", help="Free text shown in the details. Default: none.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing entry folder.")
+@workers_option("Decoding")
+def submit_command(results: Path, pred: Path, out: Path, model: str, variant: str, backbone: "str | None",
+                   paper: "str | None", code: "str | None", root: "Path | None", date: "str | None",
+                   run_command: "str | None", notes: str, overwrite: bool, workers: "int | None") -> None:
+    """Write a leaderboard entry (source: scored) from RESULTS and the prediction folder PRED it was scored
+    from: predictions packed as .npz and re-scored before anything is written."""
+    from ..board.submit import entry_files, write_entry
+
+    files = entry_files(results, pred, model=model, variant=variant, backbone=backbone, paper=paper, code=code,
+                        root=root, date=date, command=run_command, notes=notes, workers=workers)
+    path = write_entry(out, files, overwrite=overwrite)
+    click.echo(f"wrote {path} ({len(files)} files); next: avsb-robust leaderboard && avsb-robust ci", err=True)
+
+
+COMMANDS = [submit_command, leaderboard_command, _table_command("1"), _table_command("2"), ci_command]

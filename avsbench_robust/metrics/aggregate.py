@@ -16,6 +16,7 @@ from .semantic import NUM_CLASSES, SemanticFrameStats
 #: Columns of a binary per-video table: name -> trailing shape.
 BINARY_COLUMNS: dict[str, tuple[int, ...]] = {
     "frames": (), "nonempty": (), "iou_sum": (), "fpr_sum": (), "f_sum": (NUM_THRESHOLDS,),
+    "p_sum": (NUM_THRESHOLDS,), "r_sum": (NUM_THRESHOLDS,),
 }
 #: Columns of a semantic per-video table.
 SEMANTIC_COLUMNS: dict[str, tuple[int, ...]] = {
@@ -38,6 +39,8 @@ def binary_row(stats: BinaryFrameStats, keep: np.ndarray | None = None) -> dict[
         "iou_sum": stats.iou[sel].sum(),
         "fpr_sum": stats.fpr[sel].sum(),
         "f_sum": stats.f_curve[sel][ne].sum(axis=0),
+        "p_sum": stats.precision[sel][ne].sum(axis=0),
+        "r_sum": stats.recall[sel][ne].sum(axis=0),
     }
 
 
@@ -54,9 +57,12 @@ def semantic_row(stats: SemanticFrameStats, keep: np.ndarray | None = None) -> d
 
 
 def concat_tables(tables: Sequence[dict[str, np.ndarray]], columns: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Rows of all tables; a column some table lacks (e.g. the curve sums p_sum/r_sum, which the protocol
+    aggregates do not need) is left out rather than failing."""
     if not tables:
         return empty_table(columns)
-    return {name: np.concatenate([t[name] for t in tables], axis=0) for name in columns}
+    names = [name for name in columns if all(name in t for t in tables)]
+    return {name: np.concatenate([t[name] for t in tables], axis=0) for name in names}
 
 
 @dataclass(frozen=True)
@@ -129,12 +135,30 @@ class SemanticAggregate:
     overall: Aggregate
 
 
-def aggregate_semantic(tables: Sequence[dict[str, np.ndarray]]) -> SemanticAggregate:
-    """Pool AVSS tables: per class sum/count (NaN -> 0), mean over the 71 classes.
+#: How the AVSS class mean is taken: over the classes that occur (in GT or prediction) in the scored
+#: frames, as mmsegmentation does ("present", canonical), or over all 71 with absent classes as 0
+#: (the official script, "all").
+CLASS_MEANS: tuple[str, ...] = ("present", "all")
+
+
+def class_mean(per_class: np.ndarray, count: np.ndarray, over: str) -> np.ndarray:
+    """Mean over the last axis: all classes, or only those with count > 0 (0 when none occurs)."""
+    if over == "all":
+        return per_class.mean(axis=-1)
+    present = count > 0
+    n = present.sum(axis=-1)
+    return np.where(n > 0, (per_class * present).sum(axis=-1) / np.maximum(n, 1), 0.0)
+
+
+def aggregate_semantic(tables: Sequence[dict[str, np.ndarray]], over: str = "all") -> SemanticAggregate:
+    """Pool AVSS tables: per class sum/count (NaN -> 0), then the class mean `over` (see CLASS_MEANS).
 
     extra holds `miou_nobg_official` / `f_score_nobg_official` (the official script drops the
-    LAST class, not background) and `miou_nobg` / `f_score_nobg` (mean over classes 1..70).
+    LAST class, not background, of the 71) and `miou_nobg` / `f_score_nobg` (the same class mean
+    without background, class 0).
     """
+    if over not in CLASS_MEANS:
+        raise ValueError(f"unknown class mean {over!r} (expected one of: {', '.join(CLASS_MEANS)})")
     merged = concat_tables(tables, SEMANTIC_COLUMNS)
     iou_sum = merged["iou_sum"].sum(axis=0)
     f_sum = merged["f_sum"].sum(axis=0)
@@ -147,14 +171,29 @@ def aggregate_semantic(tables: Sequence[dict[str, np.ndarray]]) -> SemanticAggre
     extra = {
         "miou_nobg_official": float(iou_c[:-1].mean()),
         "f_score_nobg_official": float(f_c[:-1].mean()),
-        "miou_nobg": float(iou_c[1:].mean()),
-        "f_score_nobg": float(f_c[1:].mean()),
+        "miou_nobg": float(class_mean(iou_c[1:], count[1:], over)),
+        "f_score_nobg": float(class_mean(f_c[1:], count[1:], over)),
     }
-    overall = Aggregate(float(iou_c.mean()), float(f_c.mean()), fpr, int(frames), extra)
+    overall = Aggregate(float(class_mean(iou_c, count, over)), float(class_mean(f_c, count, over)), fpr,
+                        int(frames), extra)
     return SemanticAggregate(iou_c, f_c, count, overall)
+
+
+def mean_curves(tables: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-frame mean F / precision / recall curves [255] over the non-empty-GT frames of the pooled tables."""
+    merged = concat_tables(tables, BINARY_COLUMNS)
+    n = merged["nonempty"].sum()
+    return {key: (merged[col].sum(axis=0) / n if n else np.zeros(NUM_THRESHOLDS))
+            for key, col in (("f", "f_sum"), ("precision", "p_sum"), ("recall", "r_sum"))}
 
 
 def g_metric(positive: float, negative: float) -> float:
     """Harmonic mean of the positive score and (1 - negative score): 2*P*(1-N)/(P+1-N), 0 when both vanish."""
     den = positive + 1.0 - negative
     return 0.0 if den <= 0 else 2.0 * positive * (1.0 - negative) / den
+
+
+def g_metric_array(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """`g_metric` elementwise (bootstrap resamples)."""
+    den = positive + 1.0 - negative
+    return np.where(den > 0, 2.0 * positive * (1.0 - negative) / np.where(den > 0, den, 1.0), 0.0)

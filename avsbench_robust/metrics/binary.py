@@ -105,29 +105,39 @@ class BinaryFrameStats:
     """Per-frame quantities from which every binary metric and protocol follows.
 
     iou, fpr: [T] float64; gt_area: [T] int64 (0 = empty GT, skipped for F);
-    f_curve: [T, 255] float64 F at every threshold (rows of empty-GT frames are 0).
+    f_curve, precision, recall: [T, 255] float64 at every threshold (rows of empty-GT frames are 0).
     """
 
     iou: np.ndarray
     fpr: np.ndarray
     gt_area: np.ndarray
     f_curve: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
 
     @property
     def nonempty(self) -> np.ndarray:
         return self.gt_area > 0
 
 
-def f_curve_from_counts(tp: np.ndarray, pp: np.ndarray, gt_area: np.ndarray) -> np.ndarray:
-    """F (beta^2 = 0.3) per threshold from true-positive and predicted-positive counts, NaN -> 0."""
+def pr_curves_from_counts(tp: np.ndarray, pp: np.ndarray, gt_area: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(precision, recall, F) per threshold from true-positive and predicted-positive counts, as the
+    official `_eval_pr` (1e-20 guards, F with beta^2 = 0.3, NaN -> 0); empty-GT rows are 0."""
     tp = tp.astype(np.float64)
     prec = tp / (pp.astype(np.float64) + PR_EPS)
     rec = tp / (gt_area.astype(np.float64)[..., None] + PR_EPS)
     with np.errstate(invalid="ignore", divide="ignore"):
         f = (1 + BETA2) * prec * rec / (BETA2 * prec + rec)
     f[~np.isfinite(f)] = 0.0
-    f[gt_area == 0] = 0.0
-    return f
+    empty = gt_area == 0
+    for arr in (prec, rec, f):
+        arr[empty] = 0.0
+    return prec, rec, f
+
+
+def f_curve_from_counts(tp: np.ndarray, pp: np.ndarray, gt_area: np.ndarray) -> np.ndarray:
+    """F (beta^2 = 0.3) per threshold from true-positive and predicted-positive counts, NaN -> 0."""
+    return pr_curves_from_counts(tp, pp, gt_area)[2]
 
 
 def _reverse_cumsum_tail(hist: np.ndarray) -> np.ndarray:
@@ -248,4 +258,5 @@ def binary_frame_stats(pred: np.ndarray, gt: np.ndarray, logits: bool = False) -
     den = np.where(empty, pixels, union).astype(np.float64)
     iou = num / (den + 1e-7)
     fpr = pred_area / float(pixels)
-    return BinaryFrameStats(iou=iou, fpr=fpr, gt_area=gt_area, f_curve=f_curve_from_counts(tp, pp, gt_area))
+    prec, rec, f = pr_curves_from_counts(tp, pp, gt_area)
+    return BinaryFrameStats(iou=iou, fpr=fpr, gt_area=gt_area, f_curve=f, precision=prec, recall=rec)

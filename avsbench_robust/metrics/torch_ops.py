@@ -124,7 +124,7 @@ def _counts(tp: "torch.Tensor", pp: "torch.Tensor", gt_area: "torch.Tensor", pre
 
 
 def binary_frame_stats_torch(pred: "torch.Tensor", gt: "torch.Tensor", logits: bool = False) -> dict[str, "torch.Tensor"]:
-    """iou, fpr [T], gt_area [T] and f_curve [T,255] as float64 tensors on the input's device."""
+    """iou, fpr [T], gt_area [T] and f_curve / precision / recall [T,255] as float64 tensors on the input's device."""
     torch = _torch()
     c = binary_frame_counts_torch(pred, gt, logits)
     pixels = float(c["pixels"].item())
@@ -141,7 +141,9 @@ def binary_frame_stats_torch(pred: "torch.Tensor", gt: "torch.Tensor", logits: b
     f = (1 + BETA2) * prec * rec / (BETA2 * prec + rec)
     f = torch.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)
     f[empty] = 0.0
-    return {"iou": iou, "fpr": fpr, "gt_area": gt_area, "f_curve": f}
+    prec[empty] = 0.0
+    rec[empty] = 0.0
+    return {"iou": iou, "fpr": fpr, "gt_area": gt_area, "f_curve": f, "precision": prec, "recall": rec}
 
 
 def semantic_frame_stats_torch(pred: "torch.Tensor", gt: "torch.Tensor", num_classes: int = NUM_CLASSES) -> dict[str, "torch.Tensor"]:
