@@ -34,7 +34,7 @@ VARIANTS = {  # name -> leaderboard variant label
     "baseline": "baseline (no negatives)",
     "negatives": "+negatives (authors: offscreen/silence, drawn once)",
     "cgsl": "+negatives +CGSL (authors)",
-    "cgsl-ours": "+negatives +CGSL (ours: 25% silence/noise/offscreen, redrawn each epoch)",
+    "cgsl-ours": "+negatives +CGSL (ours: 25% silence/noise/offscreen, redrawn)",
 }
 
 
