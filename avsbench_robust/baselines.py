@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from enum import Enum
@@ -71,9 +72,11 @@ def write_baselines(
     for b in wanted:
         if (out / b.value).exists():
             raise InputFileError(out / b.value, "already exists; remove it or pick another output folder")
+    created = [p for p in (out, *out.parents) if not p.exists()]  # what to take away again on failure
     out.mkdir(parents=True, exist_ok=True)
     clips = clip_specs(index)
     tmp = {b: make_temp_dir(out, f".{b.value}.") for b in wanted}
+    done = False
     try:
         for clip in clips:
             rels = frame_paths(Layout.GT_MIRROR, subset, clip)
@@ -86,7 +89,12 @@ def write_baselines(
                         _encode_png(baseline_mask(b, cond, gt), subset).save(target, format="PNG")
         for b in wanted:
             os.replace(tmp[b], out / b.value)
+        done = True
     finally:
         for path in tmp.values():
             shutil.rmtree(path, ignore_errors=True)
+        if not done:
+            for folder in created:  # innermost first; only folders this call made, and only if still empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
     return {b: out / b.value for b in wanted}

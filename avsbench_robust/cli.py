@@ -7,6 +7,7 @@ import click
 
 from ._version import __version__
 from .errors import AVSBRobustError
+from .safetext import MAX_LINE_CHARS, safe_text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "show_default": True})
@@ -51,7 +52,7 @@ def main(argv: "list[str] | None" = None) -> None:
         click.echo(f"error: {_one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except AVSBRobustError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {safe_text(exc, MAX_LINE_CHARS)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

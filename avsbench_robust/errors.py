@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .safetext import safe_text
+
 
 class AVSBRobustError(Exception):
     """Base class: anything the user can fix by changing input or options."""
@@ -27,12 +29,14 @@ class DatasetLayoutError(AVSBRobustError):
 
 
 class InputFileError(AVSBRobustError):
-    """A specific file is missing, unreadable or has the wrong content."""
+    """A specific file is missing, unreadable or has the wrong content: invalid input, exit 2."""
+
+    exit_code = 2
 
     def __init__(self, path: "str | Path", problem: str) -> None:
         self.path = Path(path)
         self.problem = problem
-        super().__init__(f"{path}: {problem}")
+        super().__init__(f"{safe_text(path)}: {safe_text(problem, 2000)}")
 
 
 class ValidationError(AVSBRobustError):
@@ -42,6 +46,7 @@ class ValidationError(AVSBRobustError):
 
     def __init__(self, what: str, problems: list[str], shown: int = 20) -> None:
         self.problems = list(problems)
-        head = "; ".join(self.problems[:shown])
+        # each problem is one line's worth of text: names in it cannot forge lines or flood the log
+        head = "; ".join(safe_text(p, 600) for p in self.problems[:shown])
         more = f" (+{len(self.problems) - shown} more)" if len(self.problems) > shown else ""
-        super().__init__(f"{what}: {len(self.problems)} problem(s): {head}{more}")
+        super().__init__(f"{safe_text(what)}: {len(self.problems)} problem(s): {head}{more}")

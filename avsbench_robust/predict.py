@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ._version import __version__
-from .errors import ValidationError
+from .errors import InputFileError, ValidationError
 from .io_utils import atomic_path, atomic_write_text, sha256_file
 from .models import build_model
 from .models.cgsl import gate_open
@@ -145,7 +145,12 @@ def _predict_into(partial: Path, out: Path, checkpoint: str | Path, meta: dict, 
         raise ValidationError(f"AVSBench root {root}", [f"{mcfg.subset.upper()} has no {split.value} clips"])
     features = FeatureSource(mcfg.subset, clips, build_out)
     net = build_model(mcfg).to(dev)
-    net.load_state_dict(state, strict=True)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # missing, unexpected or wrong-shape tensors: the weights are not this model's
+        detail = " ".join(str(exc).split("\n", 2)[1:2]).strip() or str(exc)
+        raise InputFileError(_model_file(checkpoint), "the weights do not fit the model described in "
+                                                      f"checkpoint.json ({detail})") from None
     net.eval()
 
     mine = chosen[dist.rank::dist.world]

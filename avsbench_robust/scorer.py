@@ -19,6 +19,7 @@ from .metrics import torch_ops
 from .metrics.binary import binary_frame_stats
 from .metrics.semantic import NUM_CLASSES, semantic_frame_stats
 from .results import PROTOCOLS, GlobalMetrics, Metrics, PerVideo, Results
+from .safetext import safe_text
 from .types import NEGATIVE_CONDITIONS, Condition, Subset
 
 _STATE_FORMAT = 2  # 2: precision and recall curve sums (p_sum, r_sum) added
@@ -62,7 +63,7 @@ class Scorer:
         self.batch_size = int(batch_size) if batch_size is not None and protocol == "official" else None
         self.split = split
         self.logits = logits
-        self.video_order = None if video_order is None else [str(v) for v in video_order]
+        self.video_order = _video_order(video_order)
         self._order_pos = None if video_order is None else {v: i for i, v in enumerate(self.video_order)}
         self._columns = agg.SEMANTIC_COLUMNS if self.subset.is_semantic else agg.BINARY_COLUMNS
         # condition -> video -> row (dict column -> array); dicts keep first-seen order
@@ -107,6 +108,7 @@ class Scorer:
         use_logits = self.logits if logits is None else logits
         stats = self._frame_stats(pred, gt, video, use_logits)
         frames = stats.fpr.shape[0]
+        _check_real_frames(real_frames, frames, f"video {video}")
         keep = None
         if real_frames is not None and self.protocol == "canonical" and real_frames < frames:
             keep = np.arange(frames) < real_frames  # zero-padded frames count only under the official protocol
@@ -195,6 +197,9 @@ class Scorer:
 
     def merge(self, other: "Scorer") -> "Scorer":
         """Add another scorer's sums into this one (exact; videos new to this scorer are appended)."""
+        if not isinstance(other, Scorer):
+            raise ValidationError("merge", [f"expected a Scorer, got {type(other).__name__} "
+                                            "(use Scorer.from_state_dict for a state dict)"])
         self._check_compatible(other)
         for cond, table in other._rows.items():
             mine = self._rows.setdefault(cond, {})
@@ -235,12 +240,14 @@ class Scorer:
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, np.ndarray]) -> "Scorer":
+        if not isinstance(state, Mapping):
+            raise ValidationError("scorer state", [f"expected a mapping of arrays, got {type(state).__name__}"])
         try:
-            bs = int(state["batch_size"])
+            bs = _state_int(state["batch_size"], "batch_size")
             order = state.get("video_order")
             scorer = cls(str(state["subset"]), str(state["protocol"]), None if bs < 0 else bs,
                          split=str(state["split"]) or None,
-                         video_order=None if order is None else [str(v) for v in order])
+                         video_order=None if order is None else _state_strings(order, "video_order"))
         except KeyError as exc:
             raise ValidationError("scorer state", [f"missing entry {exc.args[0]!r}"]) from None
         scorer.load_state_dict(state)
@@ -249,27 +256,35 @@ class Scorer:
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
         """Replace this scorer's sums by `state` (which must be for the same subset and protocol)."""
         problems = []
-        if int(state.get("format", -1)) != _STATE_FORMAT:
+        if _state_int(state.get("format", -1), "format") != _STATE_FORMAT:
             problems.append(f"unsupported state format {state.get('format')!r}")
-        bs = int(state.get("batch_size", -2))
+        bs = _state_int(state.get("batch_size", -2), "batch_size")
         if (str(state.get("subset")), str(state.get("protocol")), None if bs == -1 else bs) != (
                 self.subset.value, self.protocol, self.batch_size):
             problems.append("state is for another subset, protocol or batch size")
         if problems:
             raise ValidationError("scorer state", problems)
-        self.reset()
-        self._category = dict(zip(map(str, state["category_videos"]), map(str, state["category_names"])))
+        # everything is checked before anything is replaced: a bad state leaves this scorer as it was
+        category = dict(zip(_state_strings(state.get("category_videos", []), "category_videos"),
+                            _state_strings(state.get("category_names", []), "category_names")))
+        rows: dict[Condition, dict[str, dict[str, np.ndarray]]] = {}
         for cond in Condition:
             key = f"{cond.value}.videos"
             if key not in state:
                 continue
-            videos = [str(v) for v in state[key]]
-            cols = {name: np.asarray(state[f"{cond.value}.{name}"], dtype=np.float64) for name in self._columns}
+            videos = _state_strings(state[key], key)
+            if len(set(videos)) != len(videos):
+                raise ValidationError("scorer state", [f"{key} lists a video twice"])
+            cols = {}
             for name, shape in self._columns.items():
-                if cols[name].shape != (len(videos), *shape):
-                    raise ValidationError("scorer state", [f"{cond.value}.{name} has shape {cols[name].shape}"])
-            self._rows[cond] = {v: {name: cols[name][i].copy() for name in self._columns}
-                                for i, v in enumerate(videos)}
+                if f"{cond.value}.{name}" not in state:
+                    raise ValidationError("scorer state", [f"missing entry '{cond.value}.{name}'"])
+                cols[name] = _state_sums(state[f"{cond.value}.{name}"], f"{cond.value}.{name}", (len(videos), *shape))
+            _check_sum_bounds(cols, f"{cond.value}")
+            rows[cond] = {v: {name: cols[name][i].copy() for name in self._columns} for i, v in enumerate(videos)}
+        self.reset()
+        self._category = category
+        self._rows = rows
 
     def sync(self, group: Any = None) -> "Scorer":
         """All-reduce the state over torch.distributed ranks (no-op when not initialised).
@@ -433,6 +448,70 @@ def _check_shapes(pshape: tuple, gshape: tuple, where: str) -> None:
         raise ValidationError(where, [f"prediction shape {tuple(pshape)} differs from ground truth shape {tuple(gshape)}"])
     if len(pshape) not in (2, 3):
         raise ValidationError(where, [f"expected [T,H,W] or [H,W] arrays, got shape {tuple(pshape)}"])
+    if any(int(d) == 0 for d in pshape):
+        raise ValidationError(where, [f"empty array of shape {tuple(pshape)} (every frame needs H, W >= 1)"])
+
+
+def _check_real_frames(real_frames: Any, frames: int, where: str) -> None:
+    """`real_frames` (frames before the zero padding) must be a whole number in 1..frames."""
+    if real_frames is None:
+        return
+    if isinstance(real_frames, bool) or not isinstance(real_frames, (int, np.integer)) or not 1 <= real_frames <= frames:
+        raise ValidationError(where, [f"real_frames must be an integer in 1..{frames} (the frames fed), "
+                                      f"got {safe_text(repr(real_frames), 80)}"])
+
+
+def _video_order(order: Any) -> "list[str] | None":
+    """A list of distinct-or-not video names; anything that is not a sequence of strings is a ValidationError."""
+    if order is None:
+        return None
+    if isinstance(order, (str, bytes)) or not isinstance(order, (Sequence, np.ndarray)):
+        raise ValidationError("scorer", [f"video_order must be a sequence of video names, got {type(order).__name__}"])
+    bad = [v for v in order if not isinstance(v, (str, np.str_))]
+    if bad:
+        raise ValidationError("scorer", [f"video_order holds non-string names (e.g. {safe_text(repr(bad[0]), 80)})"])
+    return [str(v) for v in order]
+
+
+def _state_int(value: Any, key: str) -> int:
+    arr = np.asarray(value)
+    if arr.shape != () or arr.dtype.kind not in "iu":
+        raise ValidationError("scorer state", [f"{key} must be an integer scalar, got {arr.dtype} {list(arr.shape)}"])
+    return int(arr)
+
+
+def _state_strings(value: Any, key: str) -> list[str]:
+    arr = np.asarray(value)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind != "U"):
+        raise ValidationError("scorer state", [f"{key} must be a 1-D array of strings, got {arr.dtype} {list(arr.shape)}"])
+    return [str(v) for v in arr]
+
+
+def _state_sums(value: Any, key: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A column of per-video sums: numeric (never strings), the right shape, finite and non-negative."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise ValidationError("scorer state", [f"{key} must be numeric, got dtype {arr.dtype}"])
+    if arr.shape != shape:
+        raise ValidationError("scorer state", [f"{key} has shape {arr.shape}, expected {shape}"])
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValidationError("scorer state", [f"{key} holds negative, NaN or infinite sums"])
+    return arr
+
+
+def _check_sum_bounds(cols: dict[str, np.ndarray], where: str) -> None:
+    """Per-frame metrics lie in [0, 1], so no video's sum exceeds its frame count (counts are whole)."""
+    frames = cols["frames"]
+    if not np.array_equal(frames, np.round(frames)):
+        raise ValidationError("scorer state", [f"{where}.frames holds non-integer counts"])
+    slack = 1e-6 * np.maximum(frames, 1.0)
+    for name, col in cols.items():
+        if name == "frames":
+            continue
+        bound = (frames if col.ndim == 1 else frames[:, None]) + (slack if col.ndim == 1 else slack[:, None])
+        if (col > bound).any():
+            raise ValidationError("scorer state", [f"{where}.{name} exceeds the frame count of a video"])
 
 
 def _check_binary_numpy(pred: np.ndarray, logits: bool, where: str) -> None:

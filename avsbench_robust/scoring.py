@@ -12,6 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from .errors import TORCH_HINT, DatasetLayoutError, MissingDependencyError, ValidationError
 from .predictions.decode import DEFAULT_MAX_PIXELS
 from .predictions.loader import (
@@ -27,9 +29,13 @@ from .predictions.loader import (
 )
 from .provenance import PATH_BASE, portable_path
 from .results import Results
+from .safetext import safe_text
 from .types import Split, Subset
 
 BACKENDS: tuple[str, ...] = ("numpy", "torch")
+#: Largest --eval-size side: 2048 x 2048 keeps a 10-frame clip's four conditions under ~1 GB per worker
+#: (AVSegFormer's protocol evaluates at 512; the AVSBench masks are 224 to 1280 wide).
+MAX_EVAL_SIDE = 2048
 
 
 def folder_digest(entries: Sequence[tuple[str, str]]) -> str:
@@ -62,12 +68,19 @@ def _check_options(backend: str, eval_size: "Sequence[int] | None", workers: "in
     problems = []
     if backend not in BACKENDS:
         problems.append(f"unknown backend {backend!r} (expected one of: {', '.join(BACKENDS)})")
-    if eval_size is not None and (len(eval_size) != 2 or any(int(v) < 1 for v in eval_size)):
-        problems.append(f"eval size must be two positive integers H W, got {list(eval_size)}")
+    if eval_size is not None and not _eval_size_ok(eval_size):
+        problems.append(f"eval size must be two integers H W in 1..{MAX_EVAL_SIDE}, got {safe_text(list(eval_size) if isinstance(eval_size, (list, tuple)) else eval_size)}")
     if workers is not None and workers < 1:
         problems.append(f"workers must be at least 1, got {workers}")
     if problems:
         raise ValidationError("options", problems)
+
+
+def _eval_size_ok(eval_size: Any) -> bool:
+    if isinstance(eval_size, (str, bytes)) or not isinstance(eval_size, Sequence) or len(eval_size) != 2:
+        return False
+    return all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= MAX_EVAL_SIDE
+               for v in eval_size)
 
 
 def _check_logits(plan: PredictionPlan, logits: bool) -> None:
@@ -215,5 +228,6 @@ def _feed(scorer: Any, clip: ClipData, device: Any) -> None:
 
         gt = torch.from_numpy(gt).to(device)
     for cond, pred in clip.preds.items():
-        p = pred if device is None else torch.from_numpy(pred).to(device)
+        # decoded arrays may be read-only views of the file's bytes; torch wants writable memory
+        p = pred if device is None else torch.from_numpy(pred if pred.flags.writeable else pred.copy()).to(device)
         scorer.update(cond, p, gt, video=clip.video, category=clip.category or None, real_frames=clip.real_frames)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AVSBRobustError
+from ..safetext import safe_text
 from .entries import DEFAULT_LIMITS, Entry, Limits, load_entries
 from .leaderboard import OUTPUT_FILES, render_all
 from .paper import PAPER_PREFIX, paper_documents
@@ -58,7 +59,7 @@ def _rescore(entry: Entry, root_for: Callable[[str], Path | None], limits: Limit
 
     root = root_for(entry.metadata["dataset"])
     if root is None:
-        report.skipped.append(f"{entry.name}: ships predictions on AVSBench; pass --root to re-score them")
+        report.skipped.append(f"{safe_text(entry.name)}: ships predictions on AVSBench; pass --root to re-score them")
         return
     try:
         fresh = rescore_entry(entry, root, limits)
@@ -98,10 +99,13 @@ def run_ci(submissions: Path, leaderboard_dir: Path, root_for: Callable[[str], P
             report.add(name, err)
     _paper_drift(submissions, report)
     for entry in loaded.entries:
-        for problem in consistency_problems(row_from_entry(entry), TOLERANCE):
-            report.add(entry.name, problem)
-        if rescore and entry.predictions and entry.name not in report.problems:
-            _rescore(entry, root_for, limits, report)
+        try:
+            for problem in consistency_problems(row_from_entry(entry), TOLERANCE):
+                report.add(entry.name, problem)
+            if rescore and entry.predictions and entry.name not in report.problems:
+                _rescore(entry, root_for, limits, report)
+        except Exception as exc:  # hostile content must give this entry a FAIL line, not end the run
+            report.add(entry.name, f"check crashed ({type(exc).__name__}: {safe_text(exc, 200)})")
     if loaded.problems:
         report.add("leaderboard", "not checked for staleness: fix the broken entries first")
     else:

@@ -8,11 +8,12 @@ duplicate keys). Problems are collected per entry so `ci` can print one line for
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,6 +22,16 @@ import jsonschema
 import numpy as np
 
 from ..errors import ValidationError
+from ..predictions.bounded import (
+    ArrayProblem,
+    NpyHeader,
+    check_size,
+    member_problem,
+    open_npz,
+    read_member,
+    read_npy_header,
+)
+from ..safetext import safe_text
 from ..schemas import load_schema
 from ..types import SCORED_CONDITIONS, Condition
 
@@ -173,18 +184,40 @@ def _no_constants(name: str) -> None:
     raise _JSONProblem(f"{name} is not allowed (use null)")
 
 
+#: Digits an integer in an entry's JSON may have (counts and sizes need far fewer; Python refuses > 4,300).
+MAX_INT_DIGITS = 30
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _JSONProblem(f"integer of {len(text.lstrip('-'))} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JSONProblem(f"number {text[:40]} overflows a float")
+    return value
+
+
 def parse_json_bytes(data: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys; raises _JSONProblem with the reason."""
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, no huge numbers; raises _JSONProblem with the reason."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _JSONProblem(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
+                          parse_int=_bounded_int, parse_float=_finite_float)
+    except _JSONProblem:
+        raise
     except json.JSONDecodeError as exc:
         raise _JSONProblem(f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except RecursionError:
         raise _JSONProblem("JSON nested too deeply") from None
+    except ValueError as exc:  # anything else the decoder refuses (its own integer-size limit among them)
+        raise _JSONProblem(f"invalid JSON ({_short(str(exc))})") from None
 
 
 def _read_json(path: Path, cap: int, label: str, problems: list[str]) -> Any:
@@ -272,33 +305,32 @@ def npz_problems(path: Path, limits: Limits = DEFAULT_LIMITS, label: str | None 
                 if len(problems) >= 5:
                     break
     except zipfile.BadZipFile as exc:
-        return [f"{label}: not a valid .npz/zip archive ({exc})"]
-    except (OSError, ValueError, EOFError) as exc:
-        return [f"{label}: unreadable ({_short(str(exc))})"]
+        return [f"{label}: not a valid .npz/zip archive ({_short(str(exc))})"]
+    except Exception as exc:  # a hostile archive must give a problem line, whatever zipfile raises
+        return [f"{label}: unreadable ({type(exc).__name__}: {_short(str(exc))})"]
     return problems
 
 
 def _member_problems(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, label: str) -> list[str]:
     name = info.filename
     if info.is_dir() or not name.endswith(".npy") or "/" in name or "\\" in name or name.startswith("."):
-        return [f"{label}: member {name!r} is not a plain .npy array (np.savez_compressed writes only those)"]
-    if info.file_size > limits.array_bytes:
-        return [f"{label}: array {name[:-4]!r} is {info.file_size} bytes, over the {limits.array_bytes}-byte limit"]
-    with zf.open(info) as fp:
-        try:
-            version = np.lib.format.read_magic(fp)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
-            else:
-                return [f"{label}: array {name[:-4]!r} uses unsupported .npy version {version}"]
-        except ValueError as exc:
-            return [f"{label}: array {name[:-4]!r} has a bad .npy header ({_short(str(exc))})"]
+        return [f"{label}: member {_short(repr(name))} is not a plain .npy array (np.savez_compressed writes only those)"]
     key = name[:-4]
-    if dtype.hasobject:
-        return [f"{label}: array {key!r} is an object array (a pickle); only numeric arrays are accepted"]
-    if dtype.kind not in ALLOWED_ARRAY_KINDS or dtype.itemsize > 4 or dtype.fields is not None:
+    if info.file_size > limits.array_bytes:
+        return [f"{label}: array {key!r} is {info.file_size} bytes, over the {limits.array_bytes}-byte limit"]
+    why = member_problem(info)
+    if why:
+        return [f"{label}: array {key!r} {why}"]
+    try:
+        with zf.open(info) as fp:
+            header = read_npy_header(fp)
+            header_len = fp.tell()
+    except ArrayProblem as exc:
+        return [f"{label}: array {key!r}: {_short(str(exc))}"]
+    except Exception as exc:  # zipfile/zlib raise many types for a damaged member
+        return [f"{label}: array {key!r} is unreadable ({type(exc).__name__}: {_short(str(exc))})"]
+    dtype, shape = header.dtype, header.shape
+    if dtype.kind not in ALLOWED_ARRAY_KINDS or dtype.itemsize > 4:
         return [f"{label}: array {key!r} has dtype {dtype}; use uint8, bool, float16 or float32"]
     if len(shape) != 3:
         return [f"{label}: array {key!r} has shape {shape}; expected [T, H, W]"]
@@ -306,19 +338,35 @@ def _member_problems(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits,
     if not 1 <= t <= limits.max_frames or not (1 <= h <= limits.max_side and 1 <= w <= limits.max_side):
         return [(f"{label}: array {key!r} has shape {shape}; at most {limits.max_frames} frames of "
                 f"{limits.max_side}x{limits.max_side}")]
+    if info.file_size != header_len + header.nbytes:  # the data itself is checked again when it is read
+        return [f"{label}: array {key!r}: header says shape {list(shape)} {dtype} ({header.nbytes} bytes) but the "
+                f"member holds {info.file_size - header_len} bytes of data"]
     return []
 
 
+def _entry_array_check(limits: Limits) -> "Callable[[NpyHeader], None]":
+    def check(header: NpyHeader) -> None:
+        if header.dtype.kind not in ALLOWED_ARRAY_KINDS or len(header.shape) != 3:
+            raise ArrayProblem(f"shape {list(header.shape)} {header.dtype}; expected [T, H, W] bool/uint8/float")
+        check_size(header, limits.array_bytes)
+
+    return check
+
+
 def iter_npz(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[tuple[str, np.ndarray]]:
-    """Yield (key, array) of a .npz that passed `npz_problems`; one array in memory at a time, never a pickle."""
-    with np.load(path, allow_pickle=False) as npz:
-        for key in sorted(npz.files):
-            yield key, npz[key]
+    """Yield (key, array) of a .npz that passed `npz_problems`; one bounded array in memory at a time, never a pickle.
 
-
-def npz_keys(path: Path) -> list[str]:
-    with np.load(path, allow_pickle=False) as npz:
-        return sorted(npz.files)
+    The data is read through the same bounded reader as the scorer's: a member whose data disagrees
+    with its header is a ValidationError naming it, whatever the archive claims.
+    """
+    try:
+        zf = open_npz(str(path), limits.npz_members)
+        with zf:
+            infos = sorted((i for i in zf.infolist() if i.filename.endswith(".npy")), key=lambda i: i.filename)
+            for info in infos:
+                yield info.filename[:-4], read_member(zf, info, _entry_array_check(limits))
+    except ArrayProblem as exc:
+        raise ValidationError(str(path), [str(exc)]) from None
 
 
 # ---------------------------------------------------------------- one entry
@@ -440,7 +488,7 @@ def load_entries(submissions: Path, limits: Limits = DEFAULT_LIMITS) -> LoadRepo
         if child.is_symlink() or not child.is_dir():
             problems[child.name] = ["not an entry folder (symlink or stray file)"]
             continue
-        entry, errs = check_entry(child, limits)
+        entry, errs = _checked(child, limits)
         if errs:
             problems[child.name] = errs
         elif entry is not None:
@@ -458,6 +506,16 @@ def load_entries(submissions: Path, limits: Limits = DEFAULT_LIMITS) -> LoadRepo
     return LoadReport(entries=good, problems=problems)
 
 
+def _checked(entry_dir: Path, limits: Limits) -> tuple[Entry | None, list[str]]:
+    """`check_entry`, with anything it raises on hostile content turned into a problem of that entry."""
+    try:
+        return check_entry(entry_dir, limits)
+    except RecursionError:
+        return None, ["content nested too deeply to check"]
+    except Exception as exc:  # every entry gets a FAIL line, never a traceback that hides the others
+        return None, [f"could not be checked ({type(exc).__name__}: {_short(str(exc))})"]
+
+
 def require_entries(submissions: Path, limits: Limits = DEFAULT_LIMITS) -> list[Entry]:
     """Like `load_entries` but any broken entry is an error (for commands that render the board)."""
     report = load_entries(submissions, limits)
@@ -468,7 +526,7 @@ def require_entries(submissions: Path, limits: Limits = DEFAULT_LIMITS) -> list[
 
 def format_problems(problems: dict[str, list[str]]) -> list[str]:
     """One line per broken entry: `<entry>: problem; problem`."""
-    return [f"{name}: {'; '.join(errs)}" for name, errs in sorted(problems.items())]
+    return [f"{safe_text(name)}: {'; '.join(safe_text(e, 600) for e in errs)}" for name, errs in sorted(problems.items())]
 
 
 def _short(text: str, n: int = 160) -> str:

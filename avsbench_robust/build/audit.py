@@ -22,6 +22,7 @@ import scipy.optimize
 
 from ..errors import AVSBRobustError, InputFileError
 from ..types import Condition
+from ..predictions.bounded import ArrayProblem, NpyHeader, check_size, read_array
 from .manifest import read_manifest
 
 #: Below this many clips (2x decisions) no verdict is printed: with 20 clips, 40 decisions, the exact test
@@ -138,6 +139,34 @@ def zscore_per_clip(features: np.ndarray) -> np.ndarray:
     return (f - f.mean()) / (f.std() + 1e-8)
 
 
+#: Largest features file the audit reads (a 10 s clip's log-mel is 240 kB).
+MAX_FEATURE_BYTES = 64 << 20
+
+
+def load_features(path: Path, shape: "list[int] | None") -> np.ndarray:
+    """One clip's log-mel `[n, 1, 96, 64]`, through the bounded reader: the shape the manifest records,
+    float, finite; anything else is an InputFileError naming the file (statistics of NaN mean nothing)."""
+    def check(header: NpyHeader) -> None:
+        if header.dtype.kind != "f":
+            raise ArrayProblem(f"dtype {header.dtype}; expected float log-mel features")
+        expected = tuple(shape) if shape else None
+        if (expected is not None and header.shape != expected) or len(header.shape) != 4 or header.shape[-2:] != (96, 64):
+            raise ArrayProblem(f"shape {list(header.shape)}; the manifest says {list(expected or [])} "
+                               "([examples, 1, 96, 64])")
+        check_size(header, MAX_FEATURE_BYTES)
+
+    try:
+        with open(path, "rb") as fp:
+            feats = read_array(fp, check)
+    except ArrayProblem as exc:
+        raise InputFileError(path, f"unusable features ({exc})") from None
+    except OSError as exc:
+        raise InputFileError(path, f"unreadable features ({exc.strerror or exc})") from None
+    if not np.isfinite(feats).all():
+        raise InputFileError(path, "features hold NaN or infinite values")
+    return feats
+
+
 def load_stats(out: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     """(manifest, condition -> [clips, 128] statistics) of a built tree, clips in manifest order."""
     out = Path(out)
@@ -145,12 +174,7 @@ def load_stats(out: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     stats: dict[str, list[np.ndarray]] = {c: [] for c in manifest["conditions"]}
     for clip in manifest["clips"]:
         for cond, rec in clip["outputs"].items():
-            path = out / rec["features"]
-            try:
-                feats = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise InputFileError(path, f"unreadable features ({exc})") from None
-            stats[cond].append(clip_stats(feats))
+            stats[cond].append(clip_stats(load_features(out / rec["features"], rec.get("features_shape"))))
     return manifest, {c: np.stack(v) for c, v in stats.items() if v}
 
 
@@ -169,7 +193,8 @@ def audit(out: str | Path, folds: int = 5, seed: int = 0, simulate_authors: bool
     if simulate_authors and Condition.OFFSCREEN.value in stats:
         neg = []
         for clip in manifest["clips"]:
-            neg.append(clip_stats(zscore_per_clip(np.load(out / clip["outputs"]["offscreen"]["features"]))))
+            rec = clip["outputs"]["offscreen"]
+            neg.append(clip_stats(zscore_per_clip(load_features(out / rec["features"], rec.get("features_shape")))))
         rows.append(_row("offscreen (authors' pipeline, simulated)", Condition.OFFSCREEN, pos, np.stack(neg), folds, seed))
     return rows
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,29 +95,52 @@ def listed_files(manifest: dict) -> Iterator[tuple[str, str]]:
                 yield out["pkl"], out["pkl_sha256"]
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
-    for dirpath, _dirs, files in os.walk(folder):
-        for f in files:
-            yield Path(dirpath) / f
+def _walk(out: Path) -> tuple[dict[str, Path], list[str]]:
+    """Every regular file under OUT (relative POSIX path -> path), never following a symlink; problems for
+    symlinks, special files and unreadable folders anywhere in the tree."""
+    files: dict[str, Path] = {}
+    problems: list[str] = []
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(f"unreadable folder {exc.filename} ({exc.strerror or exc})")
+
+    for dirpath, dirs, names in os.walk(out, onerror=unreadable):
+        here = Path(dirpath)
+        if here == out and JOURNAL_DIR in dirs:
+            dirs.remove(JOURNAL_DIR)  # reported below as an unfinished build
+        for name in sorted(dirs + names):
+            path = here / name
+            rel = path.relative_to(out).as_posix()
+            try:
+                st = os.lstat(path)
+            except OSError as exc:
+                problems.append(f"unreadable {path} ({exc.strerror or exc})")
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                problems.append(f"symlink {path} (-> {os.readlink(path)}): a built tree holds only regular files")
+            elif stat.S_ISREG(st.st_mode):
+                files[rel] = path
+            elif not stat.S_ISDIR(st.st_mode):
+                problems.append(f"not a regular file: {path}")
+    return files, problems
 
 
 def verify(out: str | Path) -> list[str]:
-    """Every problem of a built tree: missing, drifted (sha256) and unlisted files; empty when intact."""
+    """Every problem of a built tree: missing, drifted (sha256) and unlisted files, symlinks and special
+    files anywhere under OUT; empty when intact. Only files found inside OUT are ever hashed."""
     out = Path(out)
     manifest = read_manifest(out)
-    problems = []
     listed = dict(listed_files(manifest))
+    found, problems = _walk(out)
     for rel, digest in listed.items():
-        path = out / rel
-        if not path.is_file():
-            problems.append(f"missing {path}")
+        path = found.get(rel)
+        if path is None:
+            if not (out / rel).is_symlink():  # a symlink in its place is already reported
+                problems.append(f"missing {out / rel}")
         elif sha256_file(path) != digest:
             problems.append(f"drifted {path} (sha256 differs from the manifest)")
-    roots = {Path(rel).parts[0] for rel in listed}
-    for top in sorted(roots):
-        for path in sorted(_files_under(out / top)):
-            if path.relative_to(out).as_posix() not in listed:
-                problems.append(f"unlisted {path}")
+    for rel in sorted(set(found) - set(listed) - {MANIFEST_NAME}):
+        problems.append(f"unlisted {found[rel]}")
     if (out / JOURNAL_DIR).exists():
         problems.append(f"unfinished build: {out / JOURNAL_DIR} is still there (rerun the build to complete it)")
     return problems

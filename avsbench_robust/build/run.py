@@ -12,7 +12,7 @@ import hashlib
 import importlib.util
 import io
 import json
-import multiprocessing
+import math
 import os
 import pickle
 import re
@@ -33,6 +33,7 @@ from ..audio.wavio import PCM16_SCALE
 from ..errors import TORCH_HINT, AVSBRobustError, InputFileError, MissingDependencyError, ValidationError
 from ..io_utils import atomic_write_bytes, atomic_write_text, sha256_file
 from ..types import Condition, Split, Subset
+from ..workers import imap_ordered
 from . import manifest as mf
 from .clip import SECONDS_DECIMALS, Conformed, condition_audio, conform
 from .layout import (
@@ -281,26 +282,13 @@ def _process_guarded(task: ClipTask) -> dict:
 
 @contextlib.contextmanager
 def _mapper(workers: int) -> Iterator[Callable]:
-    """`imap_unordered` over a spawn pool (one BLAS thread per worker), or in-process for one worker."""
+    """An ordered map over a spawn pool (one BLAS thread per worker; a dead worker is an error, not a
+    hang), or in-process for one worker."""
     if workers <= 1:
         yield lambda fn, items: map(fn, items)
         return
-    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    os.environ.update({k: "1" for k in saved})
-    try:
-        pool = multiprocessing.get_context("spawn").Pool(workers)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    try:
-        yield lambda fn, items: pool.imap_unordered(fn, items, chunksize=1)
-        pool.close()
-        pool.join()
-    finally:
-        pool.terminate()
+    env = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    yield lambda fn, items: imap_ordered(fn, items, workers, context="spawn", env=env, what="clip")
 
 
 # ---------------------------------------------------------------- resume state
@@ -407,6 +395,8 @@ def build(
     splits = parse_splits(split)
     if workers < 1:
         raise AVSBRobustError(f"--workers must be at least 1, got {workers}")
+    if fused_snr_db is not None and not math.isfinite(fused_snr_db):
+        raise ValidationError("--fused-snr-db", [f"must be a finite number of dB, got {fused_snr_db}"])
     if pkl and importlib.util.find_spec("torch") is None:
         raise MissingDependencyError(f"--pkl writes torch tensors and needs PyTorch, which is not installed: {TORCH_HINT}")
     if negative_features not in NEGATIVE_FEATURES:
@@ -416,6 +406,8 @@ def build(
     root_path = resolve_root(root)
     out_path = Path(out).expanduser().resolve() if out is not None else default_out(subset)
     check_out_outside_root(out_path, root_path)
+    if out_path.exists() and not out_path.is_dir():
+        raise InputFileError(out_path, "exists and is not a folder; --out names the folder to build into")
     taxonomy = taxonomy or load_taxonomy()
     if conditions is None and unseen_pool is not None and recipe is None:
         conditions = [*load_recipe(subset).conditions, Condition.UNSEEN]

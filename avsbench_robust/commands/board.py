@@ -8,6 +8,7 @@ import click
 
 from ..errors import ValidationError
 from ..io_utils import atomic_write_bytes
+from ..safetext import safe_text
 from .options import HiddenArgument, root_option, submissions_help, workers_option
 
 DIR = click.Path(path_type=Path, file_okay=False)
@@ -42,7 +43,7 @@ def leaderboard_command(submissions: Path, out: Path) -> None:
     files = render_all(_rows(submissions))  # everything rendered before anything is written
     for name, data in files.items():
         atomic_write_bytes(out / name, data)
-    click.echo(f"wrote {', '.join(str(out / n) for n in files)}")
+    click.echo(f"wrote {', '.join(safe_text(out / n) for n in files)}")
 
 
 def _table_command(table: str) -> click.Command:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import ValidationError
+from ..safetext import safe_text
 from ..types import Condition
 from .options import (
     SPLIT_OR_ALL_CHOICE,
@@ -74,7 +75,7 @@ def build_command(subset, root, out, split, conditions, seed, workers, pkl, fuse
     result = build(subset, root=root, out=out, split=split, conditions=conditions, seed=seed,
                    workers=default_workers() if workers is None else workers, pkl=pkl,
                    fused_snr_db=fused_snr_db, fused_negative=fused_negative, avss_metadata=avss_metadata,
-                   skip_bad=skip_bad, progress=resolve_progress(progress), echo=lambda m: click.echo(m, err=True),
+                   skip_bad=skip_bad, progress=resolve_progress(progress), echo=lambda m: click.echo(safe_text(m, 2000), err=True),
                    unseen_pool=unseen_pool, negative_features=negative_features)
     click.echo(f"built {result.built} clip(s), reused {result.reused}, in {result.seconds:.1f} s: {result.out}")
     click.echo(f"offscreen fallbacks: {result.fallbacks}; partners excluded: {len(result.excluded_partners)}; "
@@ -89,7 +90,7 @@ def _verify(out: Path) -> None:
 
     problems = verify(out)
     for p in problems:
-        click.echo(p, err=True)
+        click.echo(safe_text(p, 2000), err=True)
     if problems:
         raise ValidationError(f"build {out}", problems)
     click.echo(f"ok: every file listed in {out / 'manifest.json'} is present and matches its sha256")

@@ -8,6 +8,7 @@ import click
 from ..data import synthetic
 from ..data.avsbench import index_summary, load_index
 from ..data.default import resolve_root
+from ..safetext import safe_text
 from ..types import Subset
 from .options import SPLIT_OR_ALL_CHOICE, SUBSET_CHOICE, progress_option, resolve_progress, root_option
 
@@ -26,7 +27,7 @@ def synth_command(out: Path, subset: str, videos: int, seed: int, progress: "boo
     for sub, splits in summary["counts"].items():
         for split, c in splits.items():
             click.echo(f"{sub:5s} {split:5s} clips={c['clips']:4d} frames={c['frames']:5d} masks={c['masks']:5d}")
-    click.echo(f"wrote {out}")
+    click.echo(f"wrote {safe_text(out)}")
 
 
 @click.command("index")
@@ -46,7 +47,7 @@ def index_command(subset: str, root: "Path | None", split: str, avss_metadata: "
     if csv_out is not None:
         with atomic_path(csv_out) as tmp:
             index.assign(objects=index["objects"].map("_".join)).to_csv(tmp, index=False)
-        click.echo(f"wrote {csv_out}")
+        click.echo(f"wrote {safe_text(csv_out)}")
 
 
 COMMANDS = [synth_command, index_command]

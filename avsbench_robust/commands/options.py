@@ -91,8 +91,10 @@ def write_output(path: "Path | None", text: "str | None") -> None:
         return
     from ..io_utils import atomic_write_text
 
+    from ..safetext import safe_text
+
     atomic_write_text(path, text)
-    click.echo(f"wrote {path}", err=True)
+    click.echo(f"wrote {safe_text(path)}", err=True)
 
 
 submissions_help = "Folder holding one sub-folder per leaderboard entry (a checkout's submissions/)."

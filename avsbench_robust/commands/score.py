@@ -6,6 +6,8 @@ from pathlib import Path
 import click
 
 from ..predictions.loader import MissingPolicy
+from ..safetext import safe_text
+from ..scoring import MAX_EVAL_SIDE
 from ..types import Split, Subset
 from .options import (
     SPLIT_CHOICE,
@@ -50,8 +52,9 @@ def _protocol(protocol: "str | None", batch_size: "int | None") -> str:
 @click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
               help="Where the metrics are computed (torch: on --device).")
 @device_option("cuda when available, else cpu; --backend torch only")
-@click.option("--eval-size", type=click.IntRange(min=1), nargs=2, default=None, metavar="H W",
-              help="Evaluate at H x W (GT resized by nearest neighbour). Default: each GT's own size.")
+@click.option("--eval-size", type=click.IntRange(min=1, max=MAX_EVAL_SIDE), nargs=2, default=None, metavar="H W",
+              help=f"Evaluate at H x W (GT resized by nearest neighbour), each side at most {MAX_EVAL_SIDE}. "
+                   "Default: each GT's own size.")
 @click.option("--missing", type=click.Choice([m.value for m in MissingPolicy]), default="error", show_default=True,
               help="'empty' scores absent predictions as empty masks (counted in the JSON).")
 @json_option("the results document")
@@ -67,14 +70,17 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
                   missing: str, json_out: "Path | None", csv_out: "Path | None", fmt: str, workers: "int | None",
                   logits: bool, intervals: bool, progress: "bool | None") -> None:
     """Score the prediction folder PRED (PRED/<condition>/..., any layout of docs/scoring.md)."""
-    from ..errors import ValidationError
+    from ..errors import InputFileError, ValidationError
     from ..report import render
     from ..scoring import score
 
-    folders = [f"{p}: is a folder (give a file name)" for p in (json_out, csv_out)
-               if p is not None and str(p) != "-" and p.is_dir()]
-    if folders:  # checked before scoring, so nothing is computed for a result that cannot be written
-        raise ValidationError("options", folders)
+    from ..io_utils import atomic_write_many, check_writable
+
+    outputs = [p for p in (json_out, csv_out) if p is not None and str(p) != "-"]
+    try:  # checked before scoring, so nothing is computed for a result that cannot be written
+        check_writable(outputs)
+    except InputFileError as exc:
+        raise ValidationError("options", [str(exc)]) from None
     results = score(pred, subset, root, split=split, protocol=_protocol(protocol, batch_size), batch_size=batch_size,
                     backend=backend, device=device, eval_size=eval_size or None, missing=missing, workers=workers,
                     logits=logits, progress=resolve_progress(progress))
@@ -94,8 +100,15 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
         click.echo(f"AVSS v1 zero-padded prediction frames ignored (canonical): {pad['ignored']}", err=True)
     if "-" not in (str(json_out), str(csv_out)):  # stdout carries the document instead of the table
         click.echo(render(results, fmt, intervals=intervals))
-    write_output(json_out, json_text)
-    write_output(csv_out, csv_text)
+    # files: both or neither (a failed write leaves what was there before); '-' goes to stdout
+    files = {p: t.encode("utf-8") for p, t in ((json_out, json_text), (csv_out, csv_text))
+             if p is not None and str(p) != "-"}
+    atomic_write_many(files)
+    for path in files:
+        click.echo(f"wrote {safe_text(path)}", err=True)
+    for path, text in ((json_out, json_text), (csv_out, csv_text)):
+        if path is not None and str(path) == "-":
+            write_output(path, text)
 
 
 @click.command("baselines")
@@ -121,7 +134,7 @@ def baselines_command(out: Path, subset: str, root: "Path | None", split: str, w
     index = load_index(root_path, subset, split)
     folders = write_baselines(index, Subset.parse(subset), out, [Baseline(w) for w in which] or list(Baseline))
     for folder in folders.values():
-        click.echo(f"wrote {folder}", err=True)
+        click.echo(f"wrote {safe_text(folder)}", err=True)
     if do_score:
         results = [score(folder, subset, root_path, split=split, workers=workers) for folder in folders.values()]
         click.echo(render(results, fmt, names=[b.value for b in folders]))

@@ -1,14 +1,17 @@
 """The embedded default dataset: a synthetic AVSBench tree generated once into a cache folder."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import click
 
+from ..errors import InputFileError
 from ..io_utils import make_temp_dir
 from . import synthetic
 
@@ -23,25 +26,57 @@ def home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "avsbench-robust"
 
 
+@contextlib.contextmanager
+def _generation_lock(folder: Path, name: str) -> Iterator[None]:
+    """One generating process at a time per cached tree (an advisory lock the OS drops if we are killed)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, and so no clean-up of other runs' temp folders either
+        yield
+        return
+    with open(folder / f".{name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def stale_temps(folder: Path, name: str) -> list[Path]:
+    """Temp folders an interrupted first-run generation left behind (only safe to delete under the lock)."""
+    return sorted(p for p in folder.glob(f".{name}.*") if p.is_dir() and not p.is_symlink())
+
+
 def synthetic_root(seed: int = DEFAULT_SEED, videos: int = synthetic.DEFAULT_VIDEOS, binary_only: bool = False) -> Path:
     """Path of the embedded synthetic dataset (or of the seed/videos one a dataset name asks for, see
     `dataset_root`), generating it on first use (atomically: temp dir + rename). `binary_only` writes
-    S4 and MS3 only (their clips are the same bytes either way), for the trees reference entries use."""
+    S4 and MS3 only (their clips are the same bytes either way), for the trees reference entries use.
+
+    Generation holds a lock, so concurrent first runs generate once; whoever holds it first removes
+    the temp folders of runs that were killed half-way, so none stays in the cache for ever.
+    """
     name = f"synthetic-v1-seed{seed}-videos{videos}" + ("-s4-ms3" if binary_only else "")
     target = home() / name
     if (target / synthetic.MARKER).is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(target.parent, f".{name}.")
     try:
-        synthetic.generate(tmp, ["s4", "ms3"] if binary_only else "all", videos, seed)
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputFileError(target.parent, f"cannot create the cache folder ({exc.strerror or exc}); "
+                                            "set AVSB_ROBUST_HOME to a writable folder") from None
+    with _generation_lock(target.parent, name):
+        if (target / synthetic.MARKER).is_file():  # a concurrent run finished while we waited
+            return target
+        for stale in stale_temps(target.parent, name):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = make_temp_dir(target.parent, f".{name}.")
         try:
+            synthetic.generate(tmp, ["s4", "ms3"] if binary_only else "all", videos, seed)
+            if target.exists():  # an incomplete tree (no marker) from an older toolkit: replace it
+                shutil.rmtree(target)
             os.replace(tmp, target)
-        except OSError:
-            if not (target / synthetic.MARKER).is_file():  # a concurrent run finished first otherwise
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -33,6 +33,7 @@ FRAME_SIZE = (224, 224)  # (width, height) of S4/MS3 frames, as the release
 V2_FRAME_SIZE = (320, 240)  # AVSS v2 frames come at their video's size; the scorer must resize
 DEFAULT_VIDEOS = 8
 MARKER = "SYNTHETIC.json"
+PARTIAL_MARKER = "SYNTHETIC.partial.json"  # written first, removed last: an interrupted run's tree is ours to redo
 _ID_ALPHABET = string.ascii_letters + string.digits + "-_"
 
 
@@ -349,10 +350,16 @@ def generate(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputFileError(out, "exists and is not a folder: cannot write a synthetic tree there")
-    if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
+    ours = (out / MARKER).is_file() or (out / PARTIAL_MARKER).is_file()
+    if out.exists() and any(out.iterdir()) and not ours:
         raise AVSBRobustError(f"{out} is not empty and holds no {MARKER}: refusing to write a synthetic tree into it")
     videos = DEFAULT_VIDEOS if videos is None else videos
     wanted = _parse_subsets(subsets)
+    p = plan(seed, videos)  # bad options fail here, before anything is touched
+    # From here until the end the tree carries PARTIAL_MARKER, so a rerun after an interruption redoes it.
+    out.mkdir(parents=True, exist_ok=True)
+    (out / PARTIAL_MARKER).write_text(json.dumps({"generator": "avsbench_robust.data.synthetic", "complete": False})
+                                      + "\n", encoding="utf-8")
     # Rewriting a previous synthetic tree starts clean, so no clip of an earlier, larger run survives.
     for stale in ("Single-source", "Multi-sources", "AVSS", MARKER):
         target = out / stale
@@ -360,7 +367,6 @@ def generate(
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-    p = plan(seed, videos)
     counts: dict[str, dict[str, dict[str, int]]] = {}
 
     def tally(clip: SynthClip, masks: int) -> None:
@@ -395,4 +401,5 @@ def generate(
     summary = {"generator": "avsbench_robust.data.synthetic", "toolkit_version": __version__, "seed": seed,
                "videos": videos, "subsets": [s.value for s in wanted], "counts": counts}
     (out / MARKER).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / PARTIAL_MARKER).unlink()
     return summary

@@ -7,20 +7,33 @@ returns uint8 class maps. Every refusal is a `DecodeProblem` whose text complete
 from __future__ import annotations
 
 import io
-import zipfile
 from dataclasses import dataclass
 from enum import Enum
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from ..data.classes import AVSS_PALETTE, NUM_AVSS_CLASSES
+from .bounded import (
+    DEFAULT_MAX_ARRAY_BYTES,
+    ArrayProblem,
+    NpyHeader,
+    array_from_bytes,
+    check_size,
+    open_npz,
+    png_size,
+    read_member,
+)
 
 #: Pixels per frame above which a file is refused before decoding (decompression-bomb guard).
 DEFAULT_MAX_PIXELS = 1 << 24  # 16.7 MP: any real mask is far smaller (4K video is 8.3 MP)
 
 #: Array names that hold the prediction when an .npz has several arrays (`logits` means logits).
 PREFERRED_ARRAY_NAMES: tuple[str, ...] = ("logits", "pred", "preds", "probs", "prob", "masks", "mask")
+
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class DecodeProblem(Exception):
@@ -86,7 +99,21 @@ def _check_classes(idx: np.ndarray) -> np.ndarray:
 
 
 def decode_png(data: bytes, semantic: bool, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
-    """One PNG mask: modes L, P, 1, RGB (alpha ignored). Binary: 0/255 or v/255; AVSS: index or palette."""
+    """One PNG mask: modes L, P, 1, RGB (alpha ignored). Binary: 0/255 or v/255; AVSS: index or palette.
+
+    The size is read from IHDR and capped before anything is inflated; 8-bit grey PNGs (what models
+    and `save_mask` write) decode through OpenCV, everything else through PIL.
+    """
+    if data[:8] == _PNG_MAGIC:
+        try:
+            w, h, depth, colour = png_size(data)
+        except ArrayProblem as exc:
+            raise DecodeProblem(str(exc)) from None
+        _guard_pixels(h, w, max_pixels)
+        if depth == 8 and colour == 0:
+            arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            if arr is not None and arr.shape == (h, w) and arr.dtype == np.uint8:
+                return Decoded(_check_classes(arr), Kind.CLASS) if semantic else Decoded(arr, Kind.U8)
     try:
         im = Image.open(io.BytesIO(data))
     except Exception as exc:  # PIL raises many types for garbage; all mean "not an image"
@@ -128,52 +155,47 @@ def decode_png(data: bytes, semantic: bool, max_pixels: int = DEFAULT_MAX_PIXELS
     return Decoded(arr.any(-1).astype(np.uint8) * np.uint8(255), Kind.BINARY)
 
 
-def _npy_header(fp) -> tuple[tuple[int, ...], np.dtype]:
-    version = np.lib.format.read_magic(fp)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
-    else:
-        raise DecodeProblem(f"unsupported .npy format version {version[0]}.{version[1]}")
-    return tuple(shape), np.dtype(dtype)
-
-
-def _check_header(shape: tuple[int, ...], dtype: np.dtype, name: str, max_pixels: int) -> None:
+def _header_check(name: str, frames: int, semantic: bool, max_pixels: int, max_bytes: int):
+    """The checks a prediction array's header must pass before a byte of its data is read."""
     where = f"array {name!r}: " if name else ""
-    if dtype.hasobject or dtype.fields is not None:
-        raise DecodeProblem(f"{where}object or structured array ({dtype}); pickled data is never loaded")
-    if dtype.kind not in "biuf":
-        raise DecodeProblem(f"{where}unsupported dtype {dtype}")
-    if len(shape) not in (3, 4):
-        raise DecodeProblem(f"{where}shape {list(shape)}; expected [T,H,W]")
-    _guard_pixels(shape[-2], shape[-1], max_pixels)
-    if len(shape) == 4 and shape[1] > NUM_AVSS_CLASSES:
-        raise DecodeProblem(f"{where}shape {list(shape)}; expected [T,H,W]")
+
+    def check(header: NpyHeader) -> None:
+        shape = header.shape
+        if len(shape) not in (3, 4):
+            raise DecodeProblem(f"{where}shape {list(shape)}; expected [T,H,W]")
+        if 0 in shape:
+            raise DecodeProblem(f"{where}empty array of shape {list(shape)}")
+        try:
+            _guard_pixels(shape[-2], shape[-1], max_pixels)
+        except DecodeProblem as exc:
+            raise DecodeProblem(f"{where}{exc}") from None
+        if len(shape) == 4 and shape[1] > NUM_AVSS_CLASSES:
+            raise DecodeProblem(f"{where}shape {list(shape)}; expected [T,H,W]")
+        # AVSS v1s/v1m clips (5 frames) may come zero-padded to 10, as the official loader feeds them.
+        padded = semantic and frames == 5 and shape[0] == 10
+        if shape[0] != frames and not padded:
+            raise DecodeProblem(f"{where}shape {list(shape)}: {shape[0]} frames, the clip has {frames} (not read)")
+        try:
+            check_size(header, max_bytes)
+        except ArrayProblem as exc:
+            raise DecodeProblem(f"{where}{exc}") from None
+
+    return check
 
 
-def _read_npy(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
-    fp = io.BytesIO(data)
+def _read_npy(data: bytes, check) -> tuple[np.ndarray, str]:
     try:
-        shape, dtype = _npy_header(fp)
-    except DecodeProblem:
-        raise
-    except Exception as exc:
-        raise DecodeProblem(f"not a valid .npy file ({exc})") from None
-    _check_header(shape, dtype, "", max_pixels)
-    fp.seek(0)
-    try:
-        return np.load(fp, allow_pickle=False), ""
-    except Exception as exc:
-        raise DecodeProblem(f"unreadable .npy data ({exc})") from None
+        return array_from_bytes(data, check), ""
+    except ArrayProblem as exc:
+        raise DecodeProblem(str(exc)) from None
 
 
-def _read_npz(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
+def _read_npz(data: bytes, frames: int, semantic: bool, max_pixels: int, max_bytes: int) -> tuple[np.ndarray, str]:
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        members = {n[:-4]: n for n in zf.namelist() if n.endswith(".npy")}
-    except Exception as exc:
-        raise DecodeProblem(f"not a valid .npz file ({exc})") from None
+        zf = open_npz(data)
+    except ArrayProblem as exc:
+        raise DecodeProblem(str(exc)) from None
+    members = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
     if not members:
         raise DecodeProblem("the .npz holds no arrays")
     if len(members) == 1:
@@ -181,31 +203,27 @@ def _read_npz(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
     else:
         name = next((n for n in PREFERRED_ARRAY_NAMES if n in members), "")
         if not name:
-            listed = ", ".join(sorted(members))
+            listed = ", ".join(sorted(members)[:10])
             raise DecodeProblem(f"holds several arrays ({listed}); name the prediction 'pred' or 'logits'")
     try:
-        with zf.open(members[name]) as fp:
-            shape, dtype = _npy_header(fp)
-            _check_header(shape, dtype, name, max_pixels)
-        with zf.open(members[name]) as fp:
-            return np.lib.format.read_array(fp, allow_pickle=False), name
-    except DecodeProblem:
-        raise
-    except Exception as exc:
-        raise DecodeProblem(f"unreadable array {name!r} ({exc})") from None
+        return read_member(zf, members[name], _header_check(name, frames, semantic, max_pixels, max_bytes)), name
+    except ArrayProblem as exc:
+        raise DecodeProblem(f"array {name!r}: {exc}") from None
 
 
 def decode_array(
     data: bytes, suffix: str, frames: int, semantic: bool, logits: bool = False,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_ARRAY_BYTES,
 ) -> Decoded:
-    """A whole clip from .npy/.npz: `[T,H,W]` (or `[T,1,H,W]`; AVSS also `[T,71,H,W]` scores)."""
-    arr, name = _read_npz(data, max_pixels) if suffix == ".npz" else _read_npy(data, max_pixels)
+    """A whole clip from .npy/.npz: `[T,H,W]` (or `[T,1,H,W]`; AVSS also `[T,71,H,W]` scores).
+
+    Frames, pixels per frame and bytes are checked from the header, before any data is inflated.
+    """
+    if suffix == ".npz":
+        arr, name = _read_npz(data, frames, semantic, max_pixels, max_bytes)
+    else:
+        arr, name = _read_npy(data, _header_check("", frames, semantic, max_pixels, max_bytes))
     shape = list(arr.shape)
-    # AVSS v1s/v1m clips (5 frames) may come zero-padded to 10, as the official loader feeds them.
-    padded = semantic and frames == 5 and shape[0] == 10
-    if shape[0] != frames and not padded:
-        raise DecodeProblem(f"shape {shape}: {shape[0]} frames, the clip has {frames}")
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
             raise DecodeProblem("contains NaN or infinite values")

@@ -8,10 +8,8 @@ same) and hands each clip's GT and per-condition predictions to the caller.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import os
-import sys
-from collections import deque
+import stat
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -22,6 +20,7 @@ import pandas as pd
 
 from ..errors import AVSBRobustError, ValidationError
 from ..types import SCORED_CONDITIONS, Condition, Subset
+from ..workers import imap_ordered
 from .decode import DEFAULT_MAX_PIXELS, DecodeProblem, decode_array, decode_png
 from .layouts import ClipSpec, Layout, LayoutMatch, detect_layout, frame_paths, padded_t
 from .resize import resize_nearest, to_eval
@@ -225,11 +224,23 @@ class ClipData:
     padded_ignored: dict[Condition, int] = field(default_factory=dict)  # padded predictions present, not scored
 
 
-def _read_bytes(path: Path) -> bytes:
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise DecodeProblem(f"{size} bytes is too large for a prediction file")
-    return path.read_bytes()
+def _read_bytes(path: "Path | str") -> bytes:
+    """One open, one fstat, one read: a file swapped for a FIFO or device after the scan is refused, not
+    waited on (O_NONBLOCK), and nothing over MAX_FILE_BYTES is read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise DecodeProblem("not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise DecodeProblem(f"{st.st_size} bytes is too large for a prediction file")
+        with open(fd, "rb", buffering=0, closefd=False) as f:
+            data = f.read(st.st_size + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise DecodeProblem(f"more than {MAX_FILE_BYTES} bytes is too large for a prediction file")
+    return data
 
 
 def _concat(frames: list[np.ndarray]) -> np.ndarray:
@@ -262,7 +273,10 @@ def _read_file(path: Path, task: ClipTask, out: ClipData) -> "bytes | None":
     except OSError as exc:
         out.problems.append(f"{path}: cannot read ({exc.strerror or exc})")
         return None
-    out.digests.append((path.relative_to(task.root).as_posix(), hashlib.sha256(data).hexdigest()))
+    full, root = str(path), str(task.root)
+    # paths are built as root/<condition>/<rel>: slicing is exact and far cheaper than Path.relative_to
+    rel = full[len(root) + 1:] if full.startswith(root + os.sep) else path.relative_to(task.root).as_posix()
+    out.digests.append((rel.replace(os.sep, "/"), hashlib.sha256(data).hexdigest()))
     return data
 
 
@@ -420,28 +434,28 @@ def _init_worker() -> None:
 
 def iter_clips(tasks: Sequence[ClipTask], workers: int = 1, window: int = 0) -> Iterator[ClipData]:
     """Decode `tasks` in order. With workers > 1, a bounded window of clips is in flight at once,
-    so memory stays flat however slowly the consumer runs."""
+    so memory stays flat however slowly the consumer runs; a worker that dies is a `WorkerDied` error."""
     if workers <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield load_clip(task)
         return
-    window = window or workers * 4
-    # fork where it is safe (Linux): no re-import of the caller's script, so `score()` works from
-    # any script or notebook without a __main__ guard; the workers never touch torch or CUDA.
-    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ctx.Pool(processes=workers, initializer=_init_worker) as pool:
-        pending: deque = deque()
-        it = iter(tasks)
-        for task in it:
-            pending.append(pool.apply_async(load_clip, (task,)))
-            if len(pending) >= window:
-                break
-        while pending:
-            result = pending.popleft().get()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.apply_async(load_clip, (nxt,)))
-            yield result
+    # A few clips per task: one round trip (and one wake-up of the pool's manager thread) per chunk,
+    # not per clip; the window counts chunks, so about as many clips are in flight as before.
+    k = max(1, min(CLIPS_PER_TASK, len(tasks) // (workers * 4)))
+    chunks = [tasks[i:i + k] for i in range(0, len(tasks), k)]
+    window = max(workers + 1, (window or workers * 4) // k)
+    # the workers never touch torch or CUDA, so fork (the default on Linux) is safe
+    for done in imap_ordered(_load_chunk, chunks, workers, window=window, initializer=_init_worker,
+                             what="chunk of clips"):
+        yield from done
+
+
+#: Clips a worker decodes per task when there are plenty (fewer round trips; results are the same).
+CLIPS_PER_TASK = 4
+
+
+def _load_chunk(tasks: "list[ClipTask]") -> list[ClipData]:
+    return [load_clip(t) for t in tasks]
 
 
 def default_workers() -> int:

@@ -18,6 +18,14 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
+def _resolve(path: Path) -> "Path | None":
+    """The real path, or None for a symlink loop (RuntimeError before Python 3.13, OSError after)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return None
+
+
 def scan_tree(folder: Path, root: Path) -> Listing:
     """Walk `folder` (which lies in `root`, already resolved), following symlinks only within `root`.
 
@@ -29,8 +37,8 @@ def scan_tree(folder: Path, root: Path) -> Listing:
     stack: list[tuple[Path, str, frozenset[Path]]] = [(folder, "", frozenset())]
     while stack:
         here, rel, ancestors = stack.pop()
-        real = here.resolve()
-        if real in ancestors:
+        real = _resolve(here)
+        if real is None or real in ancestors:
             out.problems.append(f"{here}: symlink loop")
             continue
         ancestors = ancestors | {real}
@@ -44,7 +52,10 @@ def scan_tree(folder: Path, root: Path) -> Listing:
                 continue
             rel_path = f"{rel}{entry.name}"
             if entry.is_symlink():
-                target = Path(entry.path).resolve()
+                target = _resolve(Path(entry.path))
+                if target is None:
+                    out.problems.append(f"{entry.path}: symlink loop (or a link that cannot be resolved)")
+                    continue
                 if not _inside(target, root):
                     out.problems.append(f"{entry.path}: symlink leaves the prediction folder (-> {target})")
                     continue
