@@ -16,7 +16,7 @@ from PIL import Image
 from avsbench_robust.board.entries import _JSONProblem, parse_json_bytes, relative_path_problem
 from avsbench_robust.build.manifest import check_manifest
 from avsbench_robust.errors import ValidationError
-from avsbench_robust.predictions.bounded import ArrayProblem, png_size, read_array
+from avsbench_robust.predictions.bounded import png_size, read_array
 from avsbench_robust.predictions.decode import DecodeProblem, decode_array, decode_png
 from avsbench_robust.safetext import safe_text
 from avsbench_robust.scorer import Scorer

@@ -20,7 +20,6 @@ from _scoring_helpers import write_array_folder, write_png_folder
 from PIL import Image
 
 from avsbench_robust.baselines import Baseline, write_baselines
-from avsbench_robust.board.entries import load_entries
 from avsbench_robust.board.sanity import sanity_entry_files
 from avsbench_robust.cli import main
 from avsbench_robust.data import default as default_data

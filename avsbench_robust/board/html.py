@@ -43,7 +43,7 @@ table.board th[aria-sort=ascending] button::after{content:" \\25B2"}
 table.board th[aria-sort=descending] button::after{content:" \\25BC"}
 table.board tbody tr:hover{background:#f4f8fc}
 table.self td{color:#555}table.self{border-left:4px solid #d9822b}
-td.model{max-width:17rem}td.model .sub{color:#666;font-size:.8rem}
+td.model{max-width:17rem}td.model .sub{color:#666;font-size:.8rem;white-space:nowrap}
 .status{font-size:.78rem;border-radius:.7rem;padding:.05rem .45rem;white-space:nowrap;border:1px solid}
 .st-verified{color:#1f5f9f;border-color:#1f6fb2;background:#eef5fc}
 .st-paper{color:#555;border-color:#aaa;background:#f5f5f5}

@@ -38,7 +38,7 @@ def _md_row(rank: int, r: BoardRow) -> list[str]:
         str(rank), md(r.display_name), _opt(r.backbone),
         pct(r.g_miou), pct(r.g_miou_recomputed), pct(r.g_f), pct(r.g_f_recomputed), frac(r.g_fpr),
         pct(r.pos_miou), pct(r.pos_f), pct(r.neg_miou), pct(r.neg_f), frac(r.neg_fpr),
-        md(r.neg_scope), md(r.source), md(r.protocol), _opt(r.batch_size), _opt(r.eval_size),
+        md(r.neg_scope), md(r.source if r.status == r.source else f"{r.source}, {r.status}"), md(r.protocol), _opt(r.batch_size), _opt(r.eval_size),
         _opt(r.toolkit_version), md(r.name),
     ]
 

@@ -21,8 +21,8 @@ import numpy as np
 import scipy.optimize
 
 from ..errors import AVSBRobustError, InputFileError
-from ..types import Condition
 from ..predictions.bounded import ArrayProblem, NpyHeader, check_size, read_array
+from ..types import Condition
 from .manifest import read_manifest
 
 #: Below this many clips (2x decisions) no verdict is printed: with 20 clips, 40 decisions, the exact test

@@ -658,7 +658,7 @@ def partner_eligibility(clips, probes: dict, recipe: Recipe) -> tuple[np.ndarray
 
 
 def _ordered(imap: Callable, fn: Callable, items: list) -> list:
-    # imap_unordered loses order; probe results are keyed by path, so order them back.
+    # results carry their index, so the order the map returns them in does not matter
     return [r for _, r in sorted(imap(_Indexed(fn), list(enumerate(items))), key=lambda t: t[0])]
 
 

@@ -90,7 +90,6 @@ def write_output(path: "Path | None", text: "str | None") -> None:
         click.echo(text, nl=False)
         return
     from ..io_utils import atomic_write_text
-
     from ..safetext import safe_text
 
     atomic_write_text(path, text)

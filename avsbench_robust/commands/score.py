@@ -71,10 +71,9 @@ def score_command(pred: Path, subset: str, root: "Path | None", split: str, prot
                   logits: bool, intervals: bool, progress: "bool | None") -> None:
     """Score the prediction folder PRED (PRED/<condition>/..., any layout of docs/scoring.md)."""
     from ..errors import InputFileError, ValidationError
+    from ..io_utils import atomic_write_many, check_writable
     from ..report import render
     from ..scoring import score
-
-    from ..io_utils import atomic_write_many, check_writable
 
     outputs = [p for p in (json_out, csv_out) if p is not None and str(p) != "-"]
     try:  # checked before scoring, so nothing is computed for a result that cannot be written

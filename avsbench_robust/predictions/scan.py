@@ -34,10 +34,11 @@ def scan_tree(folder: Path, root: Path) -> Listing:
     out = Listing()
     # Each entry carries the real paths of its ancestors: a link back up the tree is a loop,
     # while two links to one folder (e.g. silence/ -> positive/ for an audio-blind model) are fine.
-    stack: list[tuple[Path, str, frozenset[Path]]] = [(folder, "", frozenset())]
+    # The real path of a folder reached without a link is its parent's real path plus its name, so only
+    # the top folder and symlinks are resolved (a few syscalls each, thousands of folders in a big PRED).
+    stack: list[tuple[Path, str, frozenset[Path], "Path | None"]] = [(folder, "", frozenset(), _resolve(folder))]
     while stack:
-        here, rel, ancestors = stack.pop()
-        real = _resolve(here)
+        here, rel, ancestors, real = stack.pop()
         if real is None or real in ancestors:
             out.problems.append(f"{here}: symlink loop")
             continue
@@ -51,6 +52,7 @@ def scan_tree(folder: Path, root: Path) -> Listing:
             if entry.name.startswith("."):
                 continue
             rel_path = f"{rel}{entry.name}"
+            target = real / entry.name
             if entry.is_symlink():
                 target = _resolve(Path(entry.path))
                 if target is None:
@@ -63,7 +65,7 @@ def scan_tree(folder: Path, root: Path) -> Listing:
                     out.problems.append(f"{entry.path}: broken symlink")
                     continue
             if entry.is_dir(follow_symlinks=True):
-                stack.append((Path(entry.path), rel_path + "/", ancestors))
+                stack.append((Path(entry.path), rel_path + "/", ancestors, target))
             elif entry.is_file(follow_symlinks=True):
                 out.files.add(rel_path)
             else:
