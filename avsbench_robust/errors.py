@@ -25,7 +25,9 @@ class MissingDependencyError(AVSBRobustError):
 
 
 class DatasetLayoutError(AVSBRobustError):
-    """The AVSBench root (or a file in it) is not shaped as SPEC §1 says."""
+    """The AVSBench root (or a file in it) is not shaped as SPEC §1 says: invalid input, exit 2."""
+
+    exit_code = 2
 
 
 class InputFileError(AVSBRobustError):

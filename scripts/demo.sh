@@ -5,7 +5,7 @@
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 OUT=${OUT:-out/demo}
-REF=${REF:-reference/tpavi-pvt-small-s4-cgsl}
+REF=${REF:-reference/avsegformer-r50-small-s4-cgsl}
 A="$BIN/avsb-robust"
 mkdir -p "$OUT/results"
 
@@ -45,5 +45,5 @@ echo "== 6/6 leaderboard from submissions/ and the paper's Table 1"
 "$A" table1 --add "$OUT/results/reference-gate.json" --name "reference+gate"
 echo "-- pack the gated prediction as a leaderboard entry (re-scored before it is written)"
 "$A" submit "$OUT/results/reference-gate.json" "$OUT/pred/reference-gate" --out "$OUT/entry/demo-reference-gate" \
-    --model "TPAVI-PVT small (demo)" --variant "+CGSL gate 0.5" --backbone pvt_v2_b5 --overwrite
+    --model "AVSegFormer-R50 small (demo)" --variant "+CGSL (ours) gate 0.5" --backbone resnet50 --overwrite
 echo "done: results in $OUT/results, leaderboard in $OUT/leaderboard/index.html"

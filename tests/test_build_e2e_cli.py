@@ -17,7 +17,7 @@ from avsbench_robust.board.reference import reference_entry_files  # noqa: E402
 from avsbench_robust.cli import main  # noqa: E402
 from avsbench_robust.predict import PREDICT_JSON  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "tpavi-pvt-small-s4-cgsl"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "avsegformer-r50-small-s4-cgsl"
 FIVE = "positive,silence,noise,offscreen,unseen"
 
 

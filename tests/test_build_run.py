@@ -141,7 +141,7 @@ def test_verify_catches_modified_missing_and_unlisted_files(built_s4, tmp_path, 
 def test_out_inside_root_is_refused_by_the_command(s4_root, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["build", "--subset", "s4", "--root", str(s4_root), "--out", str(s4_root / "robust"), "--quiet"])
-    assert exc.value.code == 1
+    assert exc.value.code == 2
     assert "inside the AVSBench root" in capsys.readouterr().err
     assert not (s4_root / "robust").exists()
 

@@ -171,7 +171,7 @@ def test_bad_split_value(synth_root: Path, tmp_path: Path) -> None:
 
 def test_cli_index_errors_are_one_line(tmp_path: Path) -> None:
     res = run_cli("index", "--subset", "s4", "--root", str(tmp_path))
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "is not an AVSBench root" in res.stderr
 
 

@@ -419,7 +419,7 @@ def test_audit_refuses_bad_features(bad, fragment, tree, capsys) -> None:
 
 def test_predict_with_wrong_shape_weights(synth_root, tmp_path, capsys) -> None:
     pytest.importorskip("torch")
-    ref = Path(__file__).resolve().parents[1] / "reference" / "tpavi-pvt-small-s4-cgsl"
+    ref = Path(__file__).resolve().parents[1] / "reference" / "avsegformer-r50-small-s4-cgsl"
     if not (ref / "model.npz").is_file():
         pytest.skip("no reference model in this checkout")
     run_dir = tmp_path / "ref"

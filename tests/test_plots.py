@@ -15,7 +15,7 @@ pytest.importorskip("matplotlib", reason="matplotlib is the optional 'plot' extr
 from avsbench_robust.plots import figure_bytes, scatter  # noqa: E402
 from avsbench_robust.results import Results  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "tpavi-pvt-small-s4-cgsl"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "avsegformer-r50-small-s4-cgsl"
 
 
 @pytest.mark.parametrize("kind,suffix,magic", [("bars", "png", b"\x89PNG"), ("scatter", "svg", b"<?xml"),

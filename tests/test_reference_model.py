@@ -24,7 +24,7 @@ from avsbench_robust.scoring import score  # noqa: E402
 from avsbench_robust.train import load_checkpoint  # noqa: E402
 from avsbench_robust.types import Subset  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "tpavi-pvt-small-s4-cgsl"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "avsegformer-r50-small-s4-cgsl"
 
 
 def test_reference_folder_is_small_and_pickle_free() -> None:
@@ -133,7 +133,7 @@ def test_failed_predict_leaves_nothing_behind(synth_root: Path, tmp_path: Path, 
     frames = sorted((root / "Single-source" / "s4_data" / "visual_frames" / "test").rglob("*.png"))
     frames[-1].write_bytes(b"\x89PNG not really")  # the last clip: earlier ones are written when it fails
     with pytest.raises(SystemExit) as exc:
-        main(["predict", "--checkpoint", "tpavi-pvt-small-s4-cgsl", "--root", str(root), "--out",
+        main(["predict", "--checkpoint", "avsegformer-r50-small-s4-cgsl", "--root", str(root), "--out",
               str(tmp_path / "pred"), "--conditions", "positive", "--batch-size", "1", "--no-progress"])
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error")]
     assert exc.value.code != 0 and len(err) == 1 and frames[-1].name in err[0], err

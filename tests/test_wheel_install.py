@@ -49,7 +49,7 @@ def test_sdist_wheel_fresh_venv_main_job(tmp_path: Path) -> None:
         safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         tar.extractall(tmp_path / "src", **safe)
     for needed in ("LICENSE", "setup.py", "MANIFEST.in", "builders/taxonomy.json", "builders/recipes/s4.json",
-                   "reference/tpavi-pvt-small-s4-cgsl/model.npz", "tests/conftest.py", "tests/data",
+                   "reference/avsegformer-r50-small-s4-cgsl/model.npz", "tests/conftest.py", "tests/data",
                    "avsbench_robust/cli.py", "avsbench_robust/schemas/results.schema.json", "submissions/paper-s4-tpavi/metadata.json",
                    "leaderboard/index.html", "docs", "scripts/demo.sh"):
         assert needed in names or any(n.startswith(needed + "/") for n in names), f"sdist lacks {needed}"
@@ -62,7 +62,7 @@ def test_sdist_wheel_fresh_venv_main_job(tmp_path: Path) -> None:
         members = set(zf.namelist())
         meta = zf.read(next(n for n in members if n.endswith(".dist-info/METADATA"))).decode()
     assert {"avsbench_robust/_builders/taxonomy.json", "avsbench_robust/_builders/recipes/ms3.json",
-            "avsbench_robust/_reference/tpavi-pvt-small-s4-cgsl/model.npz", "avsbench_robust/__main__.py",
+            "avsbench_robust/_reference/avsegformer-r50-small-s4-cgsl/model.npz", "avsbench_robust/__main__.py",
             "avsbench_robust/schemas/submission.schema.json"} <= members
     assert "License-Expression: MIT" in meta and "Requires-Dist: torch==2.13.0; extra == \"torch\"" in meta
     assert "Project-URL: Paper" in meta and "Classifier: " in meta and "Author: " in meta
@@ -86,7 +86,7 @@ def test_sdist_wheel_fresh_venv_main_job(tmp_path: Path) -> None:
     sh([cli, "synth", "--out", "root", "--subset", "s4", "--videos", "2", "--no-progress"], work, env)
     sh([cli, "build", "--subset", "s4", "--root", "root", "--out", "b", "--workers", "1", "--no-progress"], work, env)
     sh([cli, "build", "--verify", "b"], work, env)
-    sh([cli, "predict", "--checkpoint", "tpavi-pvt-small-s4-cgsl", "--root", "root", "--build", "b", "--out", "pred",
+    sh([cli, "predict", "--checkpoint", "avsegformer-r50-small-s4-cgsl", "--root", "root", "--build", "b", "--out", "pred",
         "--no-progress"], work, env)
     scored = sh([cli, "score", "pred", "--subset", "s4", "--root", "root", "--json", "r.json", "--no-progress"],
                 work, env)
@@ -96,7 +96,7 @@ def test_sdist_wheel_fresh_venv_main_job(tmp_path: Path) -> None:
     from avsbench_robust.provenance import machine_paths
 
     predicted = json.loads((work / "pred" / ".avsb-predict.json").read_text())
-    assert predicted["checkpoint"] == "<tpavi-pvt-small-s4-cgsl>" and predicted["root"] == "root"
+    assert predicted["checkpoint"] == "<avsegformer-r50-small-s4-cgsl>" and predicted["root"] == "root"
     assert not list(machine_paths(results)) and not list(machine_paths(predicted))
     table = sh([cli, "table1"], work, env).stdout
     assert "AVSegFormer + Ours" in table

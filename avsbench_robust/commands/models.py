@@ -108,7 +108,7 @@ def _epochs_done(run: Path) -> int:
 @click.command("predict")
 @click.option("--checkpoint", required=True, metavar="RUN|NAME",
               help="Run folder of `train` (or its weights file), or the name of a reference model shipped with the "
-                   "toolkit (tpavi-pvt-small-s4-cgsl).")
+                   "toolkit (avsegformer-r50-small-s4-cgsl).")
 @click.option("--subset", type=SUBSET_CHOICE, default=None,
               help="Checked against the checkpoint. Default: the checkpoint's subset.")
 @root_option()
