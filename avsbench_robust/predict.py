@@ -29,11 +29,10 @@ from .models import build_model
 from .models.cgsl import gate_open
 from .models.configs import ModelConfig, from_dict
 from .models.inputs import Clip, FeatureSource, clip_arrays, clips_from_index
-from .provenance import PATH_BASE, portable_path
+from .provenance import PATH_BASE, PREDICT_JSON, portable_path
 from .train import _autocast, collate, git_revision, init_distributed, load_checkpoint, model_file
 from .types import SCORED_CONDITIONS, Condition, Split, Subset
 
-PREDICT_JSON = ".avsb-predict.json"  # hidden: the scorer ignores dotfiles, PRED holds only condition folders
 SIMILARITY_CSV = ".avsb-similarity.csv"  # CGSL checkpoints: per frame and condition, the audio-visual similarity
 
 

@@ -15,6 +15,29 @@ from typing import Any
 
 #: What provenance paths are relative to (stated in the documents that carry them).
 PATH_BASE = "working directory of the run; outside it only <folder name>; <synthetic> = the embedded dataset"
+#: What `predict` leaves in PRED (hidden: the scorer ignores dotfiles; PRED holds only condition folders).
+PREDICT_JSON = ".avsb-predict.json"
+#: The front end of the negatives, as the build's manifest names it; "authors" marks every result "leaky".
+LEAKY_NEGATIVE_FEATURES = "authors"
+LEAKY_LABEL = "authors' pipeline (leaky)"
+_RECORD_MAX_BYTES = 1 << 20
+
+
+def negative_features_of(pred_dir: "str | Path") -> "str | None":
+    """Which front end made the negatives `predict` was fed ("vggish" / "authors"), from PRED's own record.
+
+    The record is plain JSON and only a hint: absent, oversized, a link or unreadable means unknown (None)."""
+    record = Path(pred_dir) / PREDICT_JSON
+    try:
+        if record.is_symlink() or not record.is_file() or record.stat().st_size > _RECORD_MAX_BYTES:
+            return None
+        import json
+
+        info = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    value = info.get("build_negative_features") if isinstance(info, dict) else None
+    return value if value in ("vggish", LEAKY_NEGATIVE_FEATURES) else None
 
 _ABSOLUTE = re.compile(r"(?:^|[\s=:;'\"(,])(?:/(?!/)[^\s;'\")]+|~/[^\s;'\")]*|[A-Za-z]:[\\/][^\s;'\")]*)")
 

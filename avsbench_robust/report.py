@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from .provenance import LEAKY_LABEL, LEAKY_NEGATIVE_FEATURES
 from .results import Metrics, Results
 from .types import NEGATIVE_CONDITIONS, Condition
 
@@ -97,8 +98,14 @@ def table_data(results: Sequence[Results], names: Sequence[str] | None = None, d
         raise ValueError("one name per result is needed")
     cols = columns(results)
     headers = ["model"] + [c.header for c in cols]
-    rows = [[name] + [_cell(r, c, digits, intervals) for c in cols] for name, r in zip(names, results)]
+    rows = [[name + (f" [{LEAKY_LABEL}]" if is_leaky(r) else "")] + [_cell(r, c, digits, intervals) for c in cols]
+            for name, r in zip(names, results)]
     return headers, rows
+
+
+def is_leaky(r: Results) -> bool:
+    """Scored on negatives from the authors' feature pipeline (separable by statistics alone, SPEC)."""
+    return (r.provenance or {}).get("negative_features") == LEAKY_NEGATIVE_FEATURES
 
 
 def _default_name(r: Results) -> str:

@@ -27,7 +27,7 @@ from .predictions.loader import (
     make_tasks,
     plan_predictions,
 )
-from .provenance import PATH_BASE, portable_path
+from .provenance import PATH_BASE, negative_features_of, portable_path
 from .results import Results
 from .safetext import safe_text
 from .types import Split, Subset
@@ -192,6 +192,7 @@ def score(
         "missing_filled_by_condition": {c.value: int(n) for c, n in filled.items()},
         "logits": bool(logits),
         "backend": backend,
+        "negative_features": negative_features_of(pred_dir),
     })
     if subset.is_semantic:
         results.provenance["avss_padding"] = padding_provenance(score_padding, padding)

@@ -74,3 +74,7 @@ def test_authors_build_is_marked_leaky_and_scores(synth_root, tmp_path, capsys):
     assert 0.0 <= res["global"]["g_miou"] <= 1.0
     info = json.loads((tmp_path / "pred" / PREDICT_JSON).read_text())
     assert info["build_pipeline"] == "authors' pipeline (leaky)" and info["build_negative_features"] == "authors"
+    # the score of such predictions says so itself, in its provenance and in every table it prints
+    assert res["provenance"]["negative_features"] == "authors"
+    main(["report", str(tmp_path / "results.json"), "--format", "markdown"])
+    assert "[authors' pipeline (leaky)]" in capsys.readouterr().out

@@ -22,7 +22,6 @@ AUTHORS_N_FFT = 1024
 AUTHORS_HOP = 512
 AUTHORS_MELS = 64
 AUTHORS_FRAMES = 96
-LEAKY_LABEL = "authors' pipeline (leaky)"
 
 
 def require_librosa():

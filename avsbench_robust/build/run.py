@@ -27,11 +27,12 @@ import numpy as np
 
 from .._version import __version__
 from ..audio import clip_features, read_audio, scan_audio, seeded_rng, write_wav_float32, write_wav_pcm16
-from ..audio.authors import LEAKY_LABEL, authors_features, require_librosa
+from ..audio.authors import authors_features, require_librosa
 from ..audio.vggish import EXAMPLE_FRAMES, EXAMPLE_SAMPLES, HOP_SAMPLES, SAMPLE_RATE
 from ..audio.wavio import PCM16_SCALE
 from ..errors import TORCH_HINT, AVSBRobustError, InputFileError, MissingDependencyError, ValidationError
 from ..io_utils import atomic_write_bytes, atomic_write_text, sha256_file
+from ..provenance import LEAKY_LABEL
 from ..types import Condition, Split, Subset
 from ..workers import imap_ordered
 from . import manifest as mf
