@@ -233,7 +233,8 @@ def test_authors_front_end_matches_their_shipped_unseen_features():
 
 @needs_librosa
 def test_authors_build_marks_itself_leaky_and_uses_their_features(synth_root, tmp_path):
-    from avsbench_robust.audio.authors import LEAKY_LABEL, authors_features
+    from avsbench_robust.audio.authors import authors_features
+    from avsbench_robust.provenance import LEAKY_LABEL
 
     make_pool(tmp_path / "pool")
     out = tmp_path / "o"
