@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 import pytest
+from _cli import run  # noqa: E402
 
 from avsbench_robust.cli import cli, main
 from avsbench_robust.commands.options import AliasedOption
@@ -16,15 +17,6 @@ from avsbench_robust.commands.options import AliasedOption
 COMMANDS = sorted(cli.commands.items())
 
 
-def run(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def visible_options(command: click.Command) -> list[click.Option]:

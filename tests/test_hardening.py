@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import run  # noqa: E402
 from _scoring_helpers import write_array_folder, write_png_folder
 from PIL import Image
 
 from avsbench_robust.baselines import Baseline, write_baselines
 from avsbench_robust.board.sanity import sanity_entry_files
-from avsbench_robust.cli import main
 from avsbench_robust.data import default as default_data
 from avsbench_robust.data import synthetic
 from avsbench_robust.data.avsbench import load_index
@@ -38,18 +38,6 @@ from avsbench_robust.workers import WorkerDied, imap_ordered
 # ------------------------------------------------------------------ helpers
 
 
-def run(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
-    """`avsb-robust ARGS` in-process: (exit code, stdout, stderr); an escaping exception fails the test."""
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    except BaseException as exc:  # what the user would see as a traceback
-        pytest.fail(f"avsb-robust {' '.join(map(str, args))} raised {type(exc).__name__}: {exc}")
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error_line(code: int, err: str, *fragments: str, exit_code: int = 2) -> str:

@@ -18,27 +18,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from _cli import run  # noqa: E402
 from PIL import Image
 from reference_metrics import Update, binary_reference
 
-from avsbench_robust.cli import main
 from avsbench_robust.data.avsbench import load_index, read_mask
 
 SUBDIR = {"s4": "Single-source", "ms3": "Multi-sources", "avss": "AVSS"}
 
 
-def run(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
-    """Run `avsb-robust ARGS`; return (exit code, stdout, stderr). Any escaping exception fails the test."""
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    except BaseException as exc:  # what the user would see as a traceback
-        pytest.fail(f"avsb-robust {' '.join(map(str, args))} raised {type(exc).__name__}: {exc}")
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(code: int, err: str, *must_name: str) -> None:
