@@ -1,4 +1,4 @@
-"""Figures of one or several results (matplotlib, an optional extra: pip install 'avsbench-robust[plot]').
+"""Figures of one or several results (matplotlib, the optional extra `plot`: pip install 'matplotlib>=3.8').
 
 bars        per condition, grouped bars of mIoU, F and FPR, one bar per result, 95% intervals as whiskers
 scatter     positive mIoU against pooled negative FPR, one labelled point per result (labels placed so
@@ -38,7 +38,7 @@ def _figure(width: float, height: float) -> Any:
         from matplotlib.figure import Figure
     except ImportError:
         raise MissingDependencyError("plot needs matplotlib, which is not installed: "
-                                     "pip install 'avsbench-robust[plot]'") from None
+                                     "pip install 'matplotlib>=3.8'") from None
     fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)  # a renderer without pyplot or a display, to measure label boxes
     return fig

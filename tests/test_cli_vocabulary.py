@@ -105,6 +105,20 @@ def test_missing_torch_is_one_line_with_a_working_hint(monkeypatch, capsys, tmp_
         assert len([ln for ln in lines if ln.startswith("error")]) == 1
 
 
+
+def test_missing_optional_extras_name_a_package_pip_can_find(monkeypatch, capsys, tmp_path: Path) -> None:
+    """The hint names the PyPI package itself: avsbench-robust is on no index, so '[extra]' would fail."""
+    results = Path(__file__).resolve().parents[1] / "submissions" / "sanity-s4-empty" / "results.json"
+    for module, args, hint in (
+            ("matplotlib", ["plot", results, "--kind", "bars", "--out", tmp_path / "f.png"],
+             "pip install 'matplotlib>=3.8'"),
+            ("librosa", ["build", "--subset", "s4", "--negative-features", "authors", "--out", tmp_path / "b"],
+             "pip install 'librosa>=0.10'")):
+        monkeypatch.setitem(sys.modules, module, None)
+        code, _, err = run(capsys, *args)
+        lines = [ln for ln in err.strip().splitlines() if ln.startswith("error")]
+        assert code == 1 and len(lines) == 1 and lines[0].endswith(hint) and "avsbench-robust[" not in err, err
+
 def test_table1_works_without_a_checkout(tmp_path: Path, monkeypatch, capsys) -> None:
     repo = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(tmp_path)

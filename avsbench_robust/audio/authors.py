@@ -30,7 +30,7 @@ def require_librosa():
         import librosa
     except ImportError:
         raise MissingDependencyError(
-            "--negative-features authors needs librosa (the authors' front end): pip install 'avsbench-robust[authors]'"
+            "--negative-features authors needs librosa (the authors' front end): pip install 'librosa>=0.10'"
         ) from None
     return librosa
 

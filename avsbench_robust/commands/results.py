@@ -79,7 +79,7 @@ def compare_command(a: Path, b: Path, names: "str | None", resamples: int, seed:
               help="PRED folder of a CGSL `predict` run (or its .avsb-similarity.csv). Default: none.")
 def plot_command(results: "tuple[Path, ...]", out: Path, kind: str, names: "str | None",
                  similarity_path: "Path | None") -> None:
-    """Draw results as a figure (needs matplotlib: pip install 'avsbench-robust[plot]')."""
+    """Draw results as a figure (needs matplotlib: pip install 'matplotlib>=3.8')."""
     from ..plots import plot
 
     if kind == "similarity":
