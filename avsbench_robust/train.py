@@ -4,6 +4,8 @@ Run directory (`--out RUN`):
   RUN/model.pt        plain {name: tensor} state dict of the AVSNet (torch.save of tensors only)
   RUN/optimizer.pt    optimizer state (tensors and numbers only; loaded with weights_only=True)
   RUN/checkpoint.json model/train config, seed, git revision, epoch done, per-epoch losses and validation
+  RUN/model_best.pt   with --keep-best: the weights of the epoch with the best validation score
+                      (checkpoint.json "best": epoch, metric, value); `predict --checkpoint RUN/model_best.pt`
 Re-running the same command resumes after the last finished epoch; a different config is refused.
 Works under `torchrun` (DDP: gloo on CPU, nccl on CUDA); bf16 autocast on CUDA.
 """
@@ -32,6 +34,9 @@ from .types import Condition, Split, Subset
 
 CHECKPOINT_JSON = "checkpoint.json"
 MODEL_FILE = "model.pt"
+BEST_FILE = "model_best.pt"
+KEEP_BEST = ("none", "positive_miou", "g_miou")
+CGSL_PAIRS = ("given", "batch")
 MODEL_NPZ = "model.npz"  # pickle-free export of a run's weights (reference models; see models/export.py)
 OPTIM_FILE = "optimizer.pt"
 
@@ -168,12 +173,14 @@ def model_file(run: str | Path) -> Path:
 @torch.no_grad()
 def validate(net: AVSNet, clips: list[Clip], features: FeatureSource, mcfg: ModelConfig, device: torch.device,
              conditions=(Condition.POSITIVE, Condition.SILENCE), batch: int = 4) -> dict:
-    """Canonical metrics (the project's Scorer) on a few conditions of the validation split."""
+    """Canonical metrics (the project's Scorer) on a few conditions of the validation split (global metrics
+    only when a negative condition is among them)."""
     from .scorer import Scorer
 
     net.eval()
     scorer = Scorer(mcfg.subset)
     for cond in conditions:
+        cond = Condition.parse(cond)
         for i in range(0, len(clips), batch):
             chunk = clips[i:i + batch]
             items = [clip_arrays(c, cond, features, mcfg.frames, mcfg.image_size, original_gt=True) for c in chunk]
@@ -190,7 +197,8 @@ def validate(net: AVSNet, clips: list[Clip], features: FeatureSource, mcfg: Mode
                     scorer.update(cond, logits[sl].argmax(1)[keep], b["gt"][sl][keep], video=c.video)
                 else:
                     scorer.update(cond, torch.sigmoid(logits[sl, 0])[keep], b["gt"][sl, 0][keep], video=c.video)
-    res = scorer.compute().to_dict()
+    conds = [Condition.parse(c) for c in conditions]
+    res = scorer.compute(require_global=any(c.is_negative for c in conds)).to_dict()
     net.train()
     return res
 
@@ -238,7 +246,8 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict[s
     fmask = b["frame_mask"] if mcfg.semantic else None
     with _autocast(device):
         outp = model(b["frames"], b["audio"], fmask)
-    loss, parts = total_loss(mcfg, tcfg, outp, b["gt"], b["valid"] * b["frame_mask"], b["positive"], fmask)
+    loss, parts = total_loss(mcfg, tcfg, outp, b["gt"], b["valid"] * b["frame_mask"], b["positive"], fmask,
+                             b.get("source"))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     for p in frozen:
@@ -270,6 +279,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
     if not train_clips:
         raise ValidationError(f"AVSBench root {root}", [f"{subset.value.upper()} has no training clips"])
     features = FeatureSource(subset, clips, build_out)
+    check_train_config(tcfg, subset, mcfg)
+    sources = source_ids(train_clips) if tcfg.cgsl_pairs == "batch" else None
 
     torch.manual_seed(tcfg.seed)
     net = build_model(mcfg, weights_dir, log=log if dist.main else (lambda s: None)).to(dev)
@@ -284,8 +295,9 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
     meta_path = out / CHECKPOINT_JSON
     if meta_path.is_file():
         prev, state = load_checkpoint(out)
-        if _comparable(prev.get("model_config")) != _comparable(meta["model_config"]) or \
-                _comparable(prev.get("train_config"), "epochs") != _comparable(meta["train_config"], "epochs"):
+        if _comparable(prev.get("model_config"), defaults=ModelConfig()) != _comparable(meta["model_config"]) or \
+                _comparable(prev.get("train_config"), "epochs", defaults=TrainConfig()) != \
+                _comparable(meta["train_config"], "epochs"):
             raise ValidationError(f"run folder {out}", ["holds a run with a different configuration; use another --out"])
         net.load_state_dict(state, strict=True)
         opt_path = out / OPTIM_FILE
@@ -294,6 +306,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
         start = int(prev.get("epochs_done", 0))
         meta["history"] = prev.get("history", [])
         meta["epochs_done"] = start
+        if prev.get("best"):
+            meta["best"] = prev["best"]
         if dist.main:
             log(f"resuming {out} after epoch {start}")
 
@@ -316,6 +330,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{tcfg.epochs}", disable=not (progress and dist.main), leave=False)
         for batch in bar:
             b = collate([clip_arrays(train_clips[i], cond, features, mcfg.frames, mcfg.image_size) for i, cond in batch])
+            if sources is not None:
+                b["source"] = torch.tensor([sources[i] for i, _ in batch for _ in range(mcfg.frames)])
             parts = train_step(model, opt, b, mcfg, tcfg, dev, backbone_params if freeze else ())
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -328,12 +344,18 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
             # together (rank 0 alone would wait in the all-reduce while the others wait in the barrier).
             if dist.world > 1:
                 _broadcast_buffers(net)
-            entry["validation"] = _summary(validate(net, val_clips[dist.rank::dist.world], features, mcfg, dev))
+            entry["validation"] = _summary(validate(net, val_clips[dist.rank::dist.world], features, mcfg, dev,
+                                                    tcfg.val_conditions))
         if dist.main:
             meta["history"].append(entry)
             meta["epochs_done"] = epoch + 1
             meta["validation"] = entry.get("validation", meta.get("validation"))
-            _save_tensors(out / MODEL_FILE, {k: v.detach().cpu() for k, v in net.state_dict().items()})
+            weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+            if improves(entry, meta.get("best"), tcfg.keep_best):
+                _save_tensors(out / BEST_FILE, weights)
+                meta["best"] = {"epoch": epoch + 1, "metric": tcfg.keep_best,
+                                "value": entry["validation"][tcfg.keep_best]}
+            _save_tensors(out / MODEL_FILE, weights)
             _save_tensors(out / OPTIM_FILE, opt.state_dict())
             atomic_write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
             log(epoch_line(entry, tcfg.epochs))
@@ -342,6 +364,39 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
         if dist.world > 1:
             torch.distributed.barrier()
     return meta
+
+
+def check_train_config(tcfg: TrainConfig, subset: Subset, mcfg: ModelConfig) -> None:
+    """Refuse option combinations that cannot mean what they say, before any work is done."""
+    problems = []
+    if tcfg.keep_best not in KEEP_BEST:
+        problems.append(f"--keep-best must be one of {', '.join(KEEP_BEST)}, got {tcfg.keep_best!r}")
+    if tcfg.keep_best != "none" and not tcfg.val_every:
+        problems.append("--keep-best needs validation after every epoch")
+    if tcfg.keep_best == "g_miou" and not any(Condition.parse(c).is_negative for c in tcfg.val_conditions):
+        problems.append("--keep-best g_miou needs a negative condition among --val-conditions")
+    if tcfg.cgsl_pairs not in CGSL_PAIRS:
+        problems.append(f"--cgsl-pairs must be one of {', '.join(CGSL_PAIRS)}, got {tcfg.cgsl_pairs!r}")
+    if tcfg.cgsl_pairs == "batch" and not mcfg.cgsl:
+        problems.append("--cgsl-pairs batch needs --cgsl")
+    if tcfg.cgsl_pairs == "batch" and subset is not Subset.S4:
+        problems.append(f"--cgsl-pairs batch needs one known sounding category per clip (S4); "
+                        f"{subset.value.upper()} metadata names none, and guessed sources would mislabel pairs")
+    if problems:
+        raise ValidationError("training", problems)
+
+
+def source_ids(clips: Sequence[Clip]) -> list[int]:
+    """Each clip's sounding-source id (its S4 category, numbered in sorted order) for in-batch CGSL pairs."""
+    names = sorted({c.category for c in clips})
+    return [names.index(c.category) for c in clips]
+
+
+def improves(entry: dict, best: dict | None, metric: str) -> bool:
+    """Whether this epoch's validation beats the best so far on `metric` (ties keep the earlier epoch)."""
+    if metric == "none" or metric not in (entry.get("validation") or {}):
+        return False
+    return best is None or entry["validation"][metric] > best["value"]
 
 
 def epoch_line(entry: dict, epochs: int) -> str:
@@ -356,9 +411,11 @@ def epoch_line(entry: dict, epochs: int) -> str:
     return line
 
 
-def _comparable(cfg: dict | None, *ignore: str) -> dict:
-    """A config as it reads back from JSON (tuples -> lists), minus keys allowed to change on resume."""
-    return {k: v for k, v in json.loads(json.dumps(cfg or {})).items() if k not in ignore}
+def _comparable(cfg: dict | None, *ignore: str, defaults=None) -> dict:
+    """A config as it reads back from JSON (tuples -> lists), minus keys allowed to change on resume; a field
+    that did not exist when the run was written counts as its dataclass default (`defaults`)."""
+    full = {**(to_dict(defaults) if defaults is not None else {}), **(cfg or {})}
+    return {k: v for k, v in json.loads(json.dumps(full)).items() if k not in ignore}
 
 
 def _summary(results: dict) -> dict:

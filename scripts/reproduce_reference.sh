@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 PY=${PY:-python}
-exec nice -n "${NICE:-10}" "$PY" scripts/reproduce_reference.py --work "${WORK:-/tmp/avsb-reproduction}" --entries "$@"
+exec nice -n "${NICE:-10}" "$PY" scripts/reproduce_reference.py --work "${WORK:-/tmp/avsb-reproduction}" --shortcut --entries "$@"

@@ -75,6 +75,21 @@ def test_export_of_a_run_reloads_identically(tmp_path: Path) -> None:
     assert all(torch.equal(state[k], state2[k]) for k in state)
 
 
+def test_export_of_the_best_epoch_says_which_weights_it_holds(tmp_path: Path) -> None:
+    meta, state = load_checkpoint(REFERENCE)
+    run = tmp_path / "run"
+    run.mkdir()
+    best = {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}
+    torch.save(state, run / "model.pt")
+    torch.save(best, run / "model_best.pt")
+    (run / "checkpoint.json").write_text(json.dumps({**meta, "best": {"epoch": 3, "metric": "positive_miou",
+                                                                       "value": 0.5}}))
+    meta2, state2 = load_checkpoint(export_run(run / "model_best.pt", tmp_path / "exported"))
+    assert meta2["weights_epoch"] == {"epoch": 3, "metric": "positive_miou", "value": 0.5}
+    assert meta2["exported_from"]["run"] == "<run>"
+    assert all(torch.equal(best[k], state2[k]) for k in best)
+
+
 def test_predict_with_reference_npz_writes_a_scoreable_folder(synth_root: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     def no_unpickling(*a, **k):

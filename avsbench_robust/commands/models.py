@@ -59,12 +59,21 @@ NEG_CHOICES = [c.value for c in Condition if c.is_negative]
 @click.option("--lambda-cgsl", type=click.FloatRange(min=0.0), default=None, help="lambda_1. Default: 1.0.")
 @click.option("--lambda-avm", type=click.FloatRange(min=0.0), default=None,
               help="TPAVI L_AVM weight. Default: the original's (TPAVI MS3 and AVSS 0.5, S4 0).")
+@click.option("--cgsl-pairs", type=click.Choice(["given", "batch"]), default="given", show_default=True,
+              help="given: the authors' CGSL pairs (each frame with its own audio); batch: also every other clip's "
+                   "audio in the batch, labelled by shared sounding category (ours; S4 only).")
+@click.option("--keep-best", type=click.Choice(["none", "positive_miou", "g_miou"]), default="none",
+              show_default=True,
+              help="Also keep the weights of the epoch with the best validation score in RUN/model_best.pt (the "
+                   "originals keep the best val mIoU epoch).")
+@click.option("--val-conditions", default="positive,silence", show_default=True,
+              help="Comma list of conditions scored on the val split after each epoch.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds initialisation and the negative-pair plan.")
 @device_option("cuda when available, else cpu")
 @progress_option()
 def train_command(model, backbone, size, cgsl, neg_ratio, neg_conditions, neg_sampling, subset, root, build_out,
                   weights_dir, image_size, out, epochs, batch_size, lr, optimizer, weight_decay, freeze_backbone_epochs,
-                  lambda_cgsl, lambda_avm, seed, device, progress) -> None:
+                  lambda_cgsl, lambda_avm, cgsl_pairs, keep_best, val_conditions, seed, device, progress) -> None:
     """Train TPAVI / AVSegFormer (optionally +CGSL) with negative audio pairs; works under torchrun."""
     require_torch("train")
     from ..errors import ValidationError
@@ -77,6 +86,12 @@ def train_command(model, backbone, size, cgsl, neg_ratio, neg_conditions, neg_sa
         raise ValidationError("--neg-conditions", [str(exc)]) from None
     if any(not Condition(c).is_negative for c in negs):
         raise ValidationError("--neg-conditions", [f"only negative conditions ({', '.join(NEG_CHOICES)}) are allowed"])
+    try:
+        vals = tuple(Condition.parse(c.strip()).value for c in val_conditions.split(",") if c.strip())
+    except ValueError as exc:
+        raise ValidationError("--val-conditions", [str(exc)]) from None
+    if Condition.POSITIVE.value not in vals:
+        raise ValidationError("--val-conditions", ["must include positive"])
     mcfg = model_config(model, backbone, subset, size, cgsl)
     if image_size is not None:
         import dataclasses
@@ -85,7 +100,8 @@ def train_command(model, backbone, size, cgsl, neg_ratio, neg_conditions, neg_sa
     tcfg = train_config(mcfg, epochs=epochs, batch_clips=batch_size, lr=lr, lambda_cgsl=lambda_cgsl,
                         lambda_avm=lambda_avm, seed=seed, neg_ratio=neg_ratio, neg_conditions=negs,
                         neg_sampling=neg_sampling, optimizer=optimizer, weight_decay=weight_decay,
-                        freeze_backbone_epochs=freeze_backbone_epochs)
+                        freeze_backbone_epochs=freeze_backbone_epochs, cgsl_pairs=cgsl_pairs, keep_best=keep_best,
+                        val_conditions=vals)
     before = _epochs_done(out)
     meta = train(mcfg, tcfg, root=root, build_out=build_out, weights_dir=weights_dir, out=out, device=device,
                  progress=resolve_progress(progress), log=lambda s: click.echo(s, err=True))

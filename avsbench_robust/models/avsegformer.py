@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from avsbench_robust.errors import InputFileError
 from avsbench_robust.models.backbones import build_backbone
-from avsbench_robust.models.cgsl import CGSL
+from avsbench_robust.models.cgsl import CGSL, similarity
 from avsbench_robust.models.configs import ModelConfig
 from avsbench_robust.models.msdeform_attn import MSDeformAttn
 from avsbench_robust.models.pretrained import read_state_dict
@@ -498,17 +498,18 @@ class AVSegFormer(nn.Module):
             logits = F.interpolate(logits, size=frames.shape[-2:], mode="bilinear", align_corners=False)
         if flag is not None:
             logits, mask_feature = logits * flag, mask_feature * flag
-        similarity = None
-        if self.cgsl is not None:
-            cgsl_in = audio_token.squeeze(1) if self.cgsl_audio == "head" else audio_feature
-            similarity = self.cgsl(cgsl_in, visual_feature)
+        sim = None
         extra = {
             "mask_feature": mask_feature,
             "mix_logits": mask_feature.mean(1, keepdim=True),  # the original mix loss's logits [N, 1, H/4, W/4]
             "visual_feature": visual_feature,
             "audio_feature": audio_feature,
         }
-        return AVSOutput(logits=logits, feature_maps=[mask_feature], similarity=similarity, extra=extra)
+        if self.cgsl is not None:
+            cgsl_in = audio_token.squeeze(1) if self.cgsl_audio == "head" else audio_feature
+            extra["cgsl_pair"] = self.cgsl.embed(cgsl_in, visual_feature)
+            sim = similarity(*extra["cgsl_pair"])
+        return AVSOutput(logits=logits, feature_maps=[mask_feature], similarity=sim, extra=extra)
 
 
 def avsegformer_model(

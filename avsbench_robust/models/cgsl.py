@@ -28,11 +28,19 @@ class CGSL(nn.Module):
         super().__init__()
         self.audio_proj = nn.Linear(audio_dim, visual_channels)
 
+    def embed(self, audio: torch.Tensor, visual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """audio [N, audio_dim], visual stage-4 map [N, C4, h, w] -> (projected audio, pooled visual), both
+        [N, C4]: what the similarity compares, exposed so in-batch pairs need no second forward pass."""
+        return self.audio_proj(audio).float(), visual.mean(dim=(-2, -1)).float()
+
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
         """audio [N, audio_dim], visual stage-4 map [N, C4, h, w] -> cosine similarity [N] in [-1, 1]."""
-        a = self.audio_proj(audio)
-        v = visual.mean(dim=(-2, -1))
-        return F.cosine_similarity(a.float(), v.float(), dim=-1, eps=1e-8)
+        return similarity(*self.embed(audio, visual))
+
+
+def similarity(audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of matching rows of two [N, C] embeddings -> [N]."""
+    return F.cosine_similarity(audio, visual, dim=-1, eps=1e-8)
 
 
 def cgsl_loss(similarity: torch.Tensor, positive: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -46,6 +54,28 @@ def cgsl_loss(similarity: torch.Tensor, positive: torch.Tensor, weight: torch.Te
         return losses.mean()
     weight = weight.to(losses.dtype)
     return (losses * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def cross_pair_loss(audio: torch.Tensor, visual: torch.Tensor, source: torch.Tensor, clip: torch.Tensor,
+                    audio_usable: torch.Tensor, visual_usable: torch.Tensor) -> torch.Tensor:
+    """In-batch CGSL pairs (ours, beyond the paper): every frame's pooled visual vector against the audio
+    embedding of every frame of the *other* clips in the batch, BCE on sigmoid(cos) against 1 where the two
+    clips share their sounding source, else 0.
+
+    The authors' off-screen negatives give a batch well under one mismatched pair; this gives B*T*(B-1)*T,
+    so the similarity must learn *which* sound fits what is seen, not only *whether* there is a sound.
+    audio, visual [N, C] (CGSL.embed); source [N] sounding-category id of each frame's clip; clip [N] clip id;
+    audio_usable [N] the frame's audio is its clip's own (a positive, not padding); visual_usable [N] not padding.
+    Returns 0 (with a graph) when the batch has no such pair (a single clip).
+    """
+    a = F.normalize(audio, dim=-1, eps=1e-8)
+    v = F.normalize(visual, dim=-1, eps=1e-8)
+    cos = v @ a.T  # [N visual, N audio]
+    keep = (clip[:, None] != clip[None, :]) & visual_usable.bool()[:, None] & audio_usable.bool()[None, :]
+    target = (source[:, None] == source[None, :]).to(cos.dtype)
+    losses = F.binary_cross_entropy_with_logits(cos, target, reduction="none")
+    w = keep.to(cos.dtype)
+    return (losses * w).sum() / w.sum().clamp_min(1.0)
 
 
 def gate_open(similarity: torch.Tensor, tau: float) -> torch.Tensor:

@@ -62,6 +62,13 @@ class TrainConfig:
     gate_tau: float = 0.5  # inference gate threshold on sigmoid(similarity) (gated variant only)
     freeze_backbone_epochs: int = 0  # AVSegFormer: s4 5, ms3 10, avss 0
     mix_weight: float = 0.1  # AVSegFormer mix-loss weight (its configs' weight_dict.mix_loss)
+    # CGSL pairs: "given" (the authors': each frame with its own audio) | "batch" (ours: also every other
+    # clip's audio in the batch, labelled by shared sounding source; S4 only, see models/cgsl.cross_pair_loss)
+    cgsl_pairs: str = "given"
+    # model selection as both originals (the epoch with the best validation score): "none" | "positive_miou"
+    # | "g_miou"; the best epoch's weights go to model_best.pt beside model.pt
+    keep_best: str = "none"
+    val_conditions: tuple[str, ...] = (Condition.POSITIVE.value, Condition.SILENCE.value)
     seed: int = 0
     num_workers: int = 0
     val_every: int = 1  # 0 = no validation
@@ -105,8 +112,9 @@ def train_config(model: ModelConfig, **overrides) -> TrainConfig:
     if model.size == "small":
         base.update(lr=1e-3, batch_clips=4, epochs=20, freeze_backbone_epochs=0)
     base.update({k: v for k, v in overrides.items() if v is not None})
-    if "neg_conditions" in base:
-        base["neg_conditions"] = tuple(Condition.parse(c).value for c in base["neg_conditions"])
+    for key in ("neg_conditions", "val_conditions"):
+        if key in base:
+            base[key] = tuple(Condition.parse(c).value for c in base[key])
     return TrainConfig(**base)
 
 

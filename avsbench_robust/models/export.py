@@ -5,7 +5,7 @@ repository should be loadable without any unpickler at all, so the state dict is
 float32 array per parameter in a compressed .npz (integer buffers such as BN counters keep int64).
 `avsb-robust predict --checkpoint FOLDER` reads either form (train.load_checkpoint).
 
-    python -m avsbench_robust.models.export RUN OUT_FOLDER
+    python -m avsbench_robust.models.export RUN[/model_best.pt] OUT_FOLDER
 """
 from __future__ import annotations
 
@@ -58,13 +58,17 @@ def exported_meta(meta: dict, source_run: str) -> dict:
 
 
 def export_run(run: str | Path, out: str | Path) -> Path:
-    """Write OUT/model.npz and OUT/checkpoint.json from a run folder; returns OUT."""
-    from ..train import CHECKPOINT_JSON, MODEL_NPZ, load_checkpoint
+    """Write OUT/model.npz and OUT/checkpoint.json from a run folder (its last epoch) or from its
+    model_best.pt (recorded as "weights_epoch"); returns OUT."""
+    from ..train import BEST_FILE, CHECKPOINT_JSON, MODEL_NPZ, load_checkpoint
 
     run, out = Path(run), Path(out)
     meta, state = load_checkpoint(run)
+    doc = exported_meta(meta, str(run.parent if run.is_file() else run))
+    if run.name == BEST_FILE:  # the run went on after this epoch: say which weights these are
+        doc["weights_epoch"] = meta["best"]
     atomic_write_bytes(out / MODEL_NPZ, npz_compressed_bytes(state_to_arrays(state)))
-    atomic_write_text(out / CHECKPOINT_JSON, json.dumps(exported_meta(meta, str(run)), indent=1, sort_keys=True) + "\n")
+    atomic_write_text(out / CHECKPOINT_JSON, json.dumps(doc, indent=1, sort_keys=True) + "\n")
     return out
 
 

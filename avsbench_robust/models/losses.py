@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .cgsl import cgsl_loss
+from .cgsl import cgsl_loss, cross_pair_loss
 from .configs import ModelConfig, TrainConfig
 from .tpavi import AVSOutput
 
@@ -109,12 +109,15 @@ def avm_loss(out: AVSOutput, weight: torch.Tensor, stages=(0, 1, 2, 3), semantic
 
 
 def total_loss(mcfg: ModelConfig, tcfg: TrainConfig, out: AVSOutput, gt: torch.Tensor, valid: torch.Tensor,
-               positive: torch.Tensor, frame_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+               positive: torch.Tensor, frame_mask: torch.Tensor | None = None,
+               source: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """The model's original training loss + lambda_cgsl * L_BCE(CGSL); returns (loss, float parts).
 
     TPAVI: BCE (S4/MS3) or CE (AVSS) + lambda_avm * L_AVM; AVSegFormer: Dice (S4/MS3) or CE (AVSS) +
     mix_weight * the mix Dice. L_AVM and CGSL skip AVSS padding; L_AVM also skips negative pairs (their
-    audio is not the visible object's, so matching it to the masked visual feature would be wrong).
+    audio is not the visible object's, so matching it to the masked visual feature would be wrong). With
+    cgsl_pairs="batch" the CGSL term is the mean of the given-pair BCE and the in-batch cross-pair BCE
+    (`source`: [BT] sounding-category id of each frame's clip).
     """
     parts: dict[str, float] = {}
     if mcfg.model == "tpavi":
@@ -132,6 +135,14 @@ def total_loss(mcfg: ModelConfig, tcfg: TrainConfig, out: AVSOutput, gt: torch.T
         parts["avm"] = float(avm.detach())
     if out.similarity is not None and tcfg.lambda_cgsl:
         bce = cgsl_loss(out.similarity, positive, frame_mask)
+        if tcfg.cgsl_pairs == "batch":
+            if source is None:
+                raise ValueError("cgsl_pairs='batch' needs each frame's sounding-source id (source)")
+            usable = torch.ones_like(positive) if frame_mask is None else frame_mask
+            clip = torch.arange(len(positive), device=positive.device) // mcfg.frames
+            cross = cross_pair_loss(*out.extra["cgsl_pair"], source, clip, positive * usable, usable)
+            parts["cgsl_given"], parts["cgsl_cross"] = float(bce.detach()), float(cross.detach())
+            bce = 0.5 * (bce + cross)
         loss = loss + tcfg.lambda_cgsl * bce
         parts["cgsl"] = float(bce.detach())
     parts["total"] = float(loss.detach())

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones import build_backbone
-from .cgsl import CGSL
+from .cgsl import CGSL, similarity
 
 
 class DilatedSum(nn.Module):
@@ -241,13 +241,14 @@ class TPAVI(nn.Module):
         d2 = masked(self.path2(d3, maps[1], size=maps[0].shape[-2:]))
         d1 = masked(self.path1(d2, maps[0]))
         logits = masked(self.output_conv(d1))
-        sim = None
+        sim, extra = None, {}
         if self.cgsl is not None:
             a = audio_feats[max(self.tpavi_stages)].reshape(bt, -1) if self.cgsl_audio == "head" else audio
-            sim = self.cgsl(a, feats[3])
+            extra["cgsl_pair"] = self.cgsl.embed(a, feats[3])
+            sim = similarity(*extra["cgsl_pair"])
         # The official decoder's in-place ReLU also rewrites the maps it hands to L_AVM.
         return AVSOutput(logits=logits, feature_maps=[F.relu(m) for m in maps], audio_feats=audio_feats,
-                         similarity=sim)
+                         similarity=sim, extra=extra)
 
 
 def tpavi_official(backbone: str, subset: str) -> TPAVI:
