@@ -204,8 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--freeze-epochs", type=int, default=5, help="authors: 5 of 30 (S4) / 10 of 60 (MS3) = 1/6")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--pretrain-epochs", type=int, default=8)
-    ap.add_argument("--pretrain-per-class", type=int, default=16)
+    ap.add_argument("--pretrain-epochs", type=int, default=20)
+    ap.add_argument("--pretrain-per-class", type=int, default=32)
     ap.add_argument("--jobs", type=int, default=2, help="trainings side by side (one thread each)")
     ap.add_argument("--shortcut", action="store_true",
                     help="also train +negatives +CGSL on the authors' negative features and test on both pipelines "
