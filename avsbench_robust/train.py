@@ -179,8 +179,8 @@ def validate(net: AVSNet, clips: list[Clip], features: FeatureSource, mcfg: Mode
 
     net.eval()
     scorer = Scorer(mcfg.subset)
-    for cond in conditions:
-        cond = Condition.parse(cond)
+    conds = [Condition.parse(c) for c in conditions]
+    for cond in conds:
         for i in range(0, len(clips), batch):
             chunk = clips[i:i + batch]
             items = [clip_arrays(c, cond, features, mcfg.frames, mcfg.image_size, original_gt=True) for c in chunk]
@@ -197,7 +197,6 @@ def validate(net: AVSNet, clips: list[Clip], features: FeatureSource, mcfg: Mode
                     scorer.update(cond, logits[sl].argmax(1)[keep], b["gt"][sl][keep], video=c.video)
                 else:
                     scorer.update(cond, torch.sigmoid(logits[sl, 0])[keep], b["gt"][sl, 0][keep], video=c.video)
-    conds = [Condition.parse(c) for c in conditions]
     res = scorer.compute(require_global=any(c.is_negative for c in conds)).to_dict()
     net.train()
     return res
