@@ -18,7 +18,7 @@ echo "== 2/6 leak audit: can a trivial classifier tell the conditions apart from
 
 echo "== 3/6 predict with the reference model $REF (plain and with the CGSL gate)"
 "$A" predict --checkpoint "$REF" --subset s4 --build "$OUT/build/s4" --out "$OUT/pred/reference" --overwrite --no-progress
-"$A" predict --checkpoint "$REF" --subset s4 --build "$OUT/build/s4" --gate 0.5 --out "$OUT/pred/reference-gate" \
+"$A" predict --checkpoint "$REF" --subset s4 --build "$OUT/build/s4" --gate 0.45 --out "$OUT/pred/reference-gate" \
     --overwrite --no-progress
 
 echo "== 4/6 score (canonical protocol; tables in percent, JSON in fractions)"
@@ -45,5 +45,5 @@ echo "== 6/6 leaderboard from submissions/ and the paper's Table 1"
 "$A" table1 --add "$OUT/results/reference-gate.json" --name "reference+gate"
 echo "-- pack the gated prediction as a leaderboard entry (re-scored before it is written)"
 "$A" submit "$OUT/results/reference-gate.json" "$OUT/pred/reference-gate" --out "$OUT/entry/demo-reference-gate" \
-    --model "AVSegFormer-R50 small (demo)" --variant "+CGSL (ours) gate 0.5" --backbone resnet50 --overwrite
+    --model "AVSegFormer-R50 small (demo)" --variant "+CGSL (ours) gate 0.45" --backbone resnet50 --overwrite
 echo "done: results in $OUT/results, leaderboard in $OUT/leaderboard/index.html"
