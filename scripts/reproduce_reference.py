@@ -1,10 +1,13 @@
 """Reproduce the reference rows (paper Table 3 on the synthetic data) end to end, through the real CLI.
 
   pretrain (synthetic class-labelled frames and sounds, own seed namespace)
-  -> per model x seed: train baseline / +negatives (authors' sampling) / +negatives +CGSL (authors') /
-     +negatives +CGSL (ours: per-epoch redraw, with noise), all from the pretrained files, same budget
+  -> per subset x seed x model: train baseline / +negatives (authors' sampling) / +negatives +CGSL (authors')
+     / +negatives +CGSL (ours: per-epoch redraw with noise, in-batch pairs on S4), all from the pretrained
+     files, one budget, best val epoch kept
   -> choose the CGSL gate on val -> predict + score the dedicated test split once
-  -> table (mean +- sd over seeds, 95% bootstrap intervals over test videos for the first seed)
+  -> (--shortcut, after the first subset) the authors' negative-feature pipeline, trained and tested
+  -> tables: mean +- sd over seeds with the first seed's 95% bootstrap intervals over test videos, paired
+     differences to the baseline, the issue's target, the CGSL evidence, the shortcut
   -> with --entries: reference submissions (first seed, with predictions), leaderboard, ci.
 
 Every choice below is documented in docs/reproduction.md. Resumable: a finished step is skipped on rerun.
