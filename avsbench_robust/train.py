@@ -266,6 +266,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
     from .data.avsbench import load_index
     from .data.default import resolve_root
 
+    check_train_config(mcfg, tcfg)
     dist, dev = init_distributed(device)
     out = Path(out)
     root = resolve_root(root, announce=dist.main)
@@ -278,7 +279,6 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
     if not train_clips:
         raise ValidationError(f"AVSBench root {root}", [f"{subset.value.upper()} has no training clips"])
     features = FeatureSource(subset, clips, build_out)
-    check_train_config(tcfg, subset, mcfg)
     sources = source_ids(train_clips) if tcfg.cgsl_pairs == "batch" else None
 
     torch.manual_seed(tcfg.seed)
@@ -365,8 +365,9 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, root: Path | None = None, bui
     return meta
 
 
-def check_train_config(tcfg: TrainConfig, subset: Subset, mcfg: ModelConfig) -> None:
+def check_train_config(mcfg: ModelConfig, tcfg: TrainConfig) -> None:
     """Refuse option combinations that cannot mean what they say, before any work is done."""
+    subset = Subset.parse(mcfg.subset)
     problems = []
     if tcfg.keep_best not in KEEP_BEST:
         problems.append(f"--keep-best must be one of {', '.join(KEEP_BEST)}, got {tcfg.keep_best!r}")

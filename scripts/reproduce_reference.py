@@ -129,7 +129,7 @@ LABEL_MAX = 80  # submission.schema.json: metadata.variant
 def entry_label(variant: str, subset: str, gate: float | None = None) -> str:
     """The leaderboard variant label of a row; refuses one the schema would reject at `leaderboard` time."""
     label = VARIANTS[variant] + (f" +gate {gate:g}" if gate is not None else "")
-    if variant == "cgsl-ours" and subset != "s4":  # no categories, so no in-batch pairs (variant_args)
+    if variant == "cgsl-ours" and "--cgsl-pairs" not in variant_args(variant, subset):
         label = label.replace(", in-batch pairs", "")
     if len(label) > LABEL_MAX:
         raise ValueError(f"variant label over {LABEL_MAX} characters ({len(label)}): {label}")
@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown variant(s) {unknown}; expected some of {list(VARIANTS)}")
 
     from avsbench_robust.data.default import synthetic_root
+    from avsbench_robust.train import BEST_FILE
 
     trees = {s: synthetic_root(TREE_SEED, VIDEOS[s], binary_only=True) for s in subsets}  # what `ci` re-scores on
 
@@ -241,11 +242,14 @@ def main(argv: list[str] | None = None) -> None:
     def run_dir(s, m, seed, v):
         return work / "runs" / f"{s}-{m}-seed{seed}-{v}"
 
+    def finished(run: Path) -> bool:
+        done = run / "checkpoint.json"
+        return done.is_file() and json.loads(done.read_text()).get("epochs_done") == a.epochs
+
     def train(job):
         s, m, seed, v = job
         run = run_dir(s, m, seed, v)
-        done = run / "checkpoint.json"
-        if done.is_file() and json.loads(done.read_text()).get("epochs_done") == a.epochs:
+        if finished(run):
             return
         sh(train_args(a, trees, weights, s, m, seed, v, run), work / "logs" / f"{run.name}.log")
 
@@ -253,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     def predict_score(s, run, split, name, gate=None):
         pred, res = work / split / name, work / split / f"{name}.json"
         if not res.is_file():
-            sh([AVSB, "predict", "--checkpoint", str(run / "model_best.pt"), "--root", str(trees[s]), "--split", split,
+            sh([AVSB, "predict", "--checkpoint", str(run / BEST_FILE), "--root", str(trees[s]), "--split", split,
                 "--out", str(pred),
                 "--overwrite", "--no-progress", *([] if gate is None else ["--gate", str(gate)])],
                work / "logs" / f"{split}-{name}.log")
@@ -285,8 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     def shortcut_job(m):
         s, seed = s0, subset_seeds[s0][0]
         run = run_dir(s, m, seed, "cgsl-authorsfeat")
-        done = run / "checkpoint.json"
-        if not (done.is_file() and json.loads(done.read_text()).get("epochs_done") == a.epochs):
+        if not finished(run):
             sh(train_args(a, trees, weights, s, m, seed, "cgsl", run, shortcut_build), work / "logs" / f"{run.name}.log")
         out = {}
         for train_pipe, r in (("vggish", run_dir(s, m, seed, "cgsl")), ("authors", run)):
@@ -297,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
                     res_path = work / "test" / f"{r.name}.json"
                 elif not res_path.is_file():
                     pred = work / "test" / name
-                    sh([AVSB, "predict", "--checkpoint", str(r / "model_best.pt"), "--root", str(trees[s]),
+                    sh([AVSB, "predict", "--checkpoint", str(r / BEST_FILE), "--root", str(trees[s]),
                         "--split", "test", "--out", str(pred), "--overwrite", "--no-progress",
                         *(["--build", str(shortcut_build)] if test_pipe == "authors" else [])],
                        work / "logs" / f"test-{name}.log")
@@ -368,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
                     run = run_dir(s, m, subset_seeds[s][0], v)
                     path = work / "test" / f"{run.name}.evidence.json"
                     if not path.is_file():
-                        path.write_text(json.dumps(cgsl_evidence(run / "model_best.pt", trees[s])) + "\n")
+                        path.write_text(json.dumps(cgsl_evidence(run / BEST_FILE, trees[s])) + "\n")
                     evidence[f"{s}-{m}-{v}"] = json.loads(path.read_text())
     summary["evidence"] = evidence
     lines += ["", "| run (first seed) | visual sep. | audio sep. | sigmoid(sim) P / S / N / O | AUC P vs S / N / O |",
